@@ -1,0 +1,216 @@
+"""The ledger's vocabulary: what NexaCloud bills, what a source confirms, and what Odoo will book.
+
+Plain frozen dataclasses with no I/O, shared by every layer. Money is `Decimal`, ids are strings,
+timestamps are timezone-aware, accounting dates are `date`s already converted to the configured
+time zone.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True)
+class Customer:
+    """A NexaCloud user, who becomes one Odoo partner (DESIGN rule 6)."""
+
+    user_id: str
+    full_name: str | None
+    company: str | None
+    email: str | None
+    billing_email: str | None
+
+
+@dataclass(frozen=True)
+class InvoiceItem:
+    """One billed line as NexaCloud stored it."""
+
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class SourceInvoice:
+    """One NexaCloud invoice with its items and customer, exactly as NexaCloud's database holds it.
+
+    `source_ref` is the `stripe_invoice_id` column: `in_…` (Stripe), `lago:<id>` (Lago), or
+    anything else / None (no billing system can confirm it).
+    """
+
+    invoice_id: str
+    source_ref: str | None
+    number: str | None
+    customer: Customer
+    created_at: datetime
+    currency: str
+    status: str | None
+    subtotal: Decimal
+    tax: Decimal
+    amount_paid: Decimal
+    paid_at: datetime | None
+    items: tuple[InvoiceItem, ...] = ()
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal + self.tax
+
+
+class BillingSystem(enum.StrEnum):
+    STRIPE = "stripe"
+    LAGO = "lago"
+
+
+class VerificationOutcome(enum.StrEnum):
+    """Where one invoice stands after asking its billing system (issue 4)."""
+
+    VERIFIED = "verified"
+    VOID_AT_SOURCE = "void_at_source"
+    DRAFT_AT_SOURCE = "draft_at_source"
+    NOT_FOUND = "not_found"
+    UNVERIFIABLE = "unverifiable"
+
+
+@dataclass(frozen=True)
+class SourceFacts:
+    """What Stripe or Lago state about an invoice; these win over NexaCloud's copy.
+
+    Amounts are in major units of `currency` (e.g. dollars), exact.
+    `paid_date_basis` says where `paid_date` came from (e.g. "paid_at", "payment", "issuing_date").
+    """
+
+    system: BillingSystem
+    source_id: str
+    status: str
+    invoice_date: date
+    currency: str
+    total: Decimal
+    tax: Decimal
+    amount_paid: Decimal
+    paid: bool
+    paid_date: date | None
+    paid_date_basis: str | None = None
+
+    @property
+    def subtotal(self) -> Decimal:
+        return self.total - self.tax
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of verifying one NexaCloud invoice at its source."""
+
+    invoice_id: str
+    outcome: VerificationOutcome
+    reason: str | None = None
+    facts: SourceFacts | None = None
+    # Human-readable disagreements between NexaCloud and the source ("tax: NexaCloud 13.00,
+    # Stripe 13.01"); the source wins, these are reported.
+    disagreements: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BookingFacts:
+    """The facts a move is booked on: NexaCloud's own (manual path) or the source's (automatic).
+
+    `subtotal` and `tax` are signed as billed: a credit has a negative subtotal.
+    """
+
+    invoice_date: date
+    currency: str
+    subtotal: Decimal
+    tax: Decimal
+    amount_paid: Decimal
+    paid_date: date | None
+    basis: str  # "nexacloud" or the billing system's name
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal + self.tax
+
+
+class MoveType(enum.StrEnum):
+    INVOICE = "out_invoice"
+    CREDIT_NOTE = "out_refund"
+
+
+@dataclass(frozen=True)
+class PartnerPlan:
+    """The Odoo partner for a NexaCloud user; `key` is the user id (external id `user_<key>`)."""
+
+    key: str
+    name: str
+    is_company: bool
+    email: str | None
+
+
+@dataclass(frozen=True)
+class PlannedLine:
+    """One invoice line as it goes to Odoo: `quantity × unit_price == amount` exactly.
+
+    Amounts are as booked on the move: positive on a credit note for a credited charge.
+    """
+
+    description: str
+    family: str
+    account_code: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class PlannedPayment:
+    """One customer payment to register on the NexaCloud Stripe journal and reconcile."""
+
+    date: date
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class PlannedMove:
+    """Everything the Odoo writer needs to book one NexaCloud invoice.
+
+    `invoice_id` is the idempotency key (`x_fc_nexacloud_invoice_id`); `source_ref` goes in
+    `x_fc_stripe_invoice_id`; `number` goes in `ref`. `tax_name` names the Odoo sale tax (or tax
+    group) applied to every line, None for an untaxed invoice. `untaxed`, `tax` and `total` are
+    what Odoo must report for the move (positive for a credit note).
+    """
+
+    invoice_id: str
+    source_ref: str | None
+    number: str | None
+    move_type: MoveType
+    partner: PartnerPlan
+    invoice_date: date
+    currency: str
+    lines: tuple[PlannedLine, ...]
+    tax_name: str | None
+    untaxed: Decimal
+    tax: Decimal
+    total: Decimal
+    payment: PlannedPayment | None = None
+    basis: str = "nexacloud"
+
+
+class PlanOutcome(enum.StrEnum):
+    PLANNED = "planned"
+    SKIPPED = "skipped"
+    QUARANTINED = "quarantined"
+
+
+@dataclass(frozen=True)
+class PlanDecision:
+    """The planner's verdict on one invoice: a move to book, or a skip / quarantine with why."""
+
+    invoice_id: str
+    outcome: PlanOutcome
+    move: PlannedMove | None = None
+    reason: str | None = None
+    family_amounts: dict[str, Decimal] = field(default_factory=dict)
