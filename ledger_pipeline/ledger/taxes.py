@@ -124,7 +124,9 @@ def match_tax(
         return TaxChoice(None)
     if untaxed == 0:
         return TaxChoice(None, f"tax {billed_tax} is billed on an untaxed amount of 0")
-    matches = [t for t in catalogue if compute_tax(t, line_amounts, currency, rounding) == billed_tax]
+    matches = [
+        t for t in catalogue if compute_tax(t, line_amounts, currency, rounding) == billed_tax
+    ]
     effective = billed_tax / untaxed * 100
     if not matches:
         return TaxChoice(None, _no_match_reason(billed_tax, untaxed, effective, catalogue))

@@ -29,7 +29,9 @@ _SHARES = (
 )
 
 
-def scenario_for(invoice_id: str, overrides: dict[str, SourceScenario] | None = None) -> SourceScenario:
+def scenario_for(
+    invoice_id: str, overrides: dict[str, SourceScenario] | None = None
+) -> SourceScenario:
     """The scenario of one invoice at its billing system: stable across runs and machines."""
     if overrides and invoice_id in overrides:
         return overrides[invoice_id]

@@ -18,7 +18,9 @@ from psycopg2 import sql
 from psycopg2.extensions import make_dsn, parse_dsn
 
 LOCAL_SERVER_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
-EMBEDDED_DIR = Path(os.environ.get("LEDGER_PGSERVER_DIR", Path.home() / ".cache" / "ledger-pgserver"))
+EMBEDDED_DIR = Path(
+    os.environ.get("LEDGER_PGSERVER_DIR", Path.home() / ".cache" / "ledger-pgserver")
+)
 
 
 def _answers(dsn: str) -> bool:
@@ -31,7 +33,7 @@ def _answers(dsn: str) -> bool:
 
 @cache
 def server_dsn() -> str:
-    """A DSN to a server's maintenance database: `LEDGER_PG_SERVER_DSN`, 127.0.0.1:5432, or embedded."""
+    """A DSN to a server: `LEDGER_PG_SERVER_DSN`, else 127.0.0.1:5432, else an embedded one."""
     configured = os.environ.get("LEDGER_PG_SERVER_DSN")
     if configured:
         return configured

@@ -1,0 +1,208 @@
+"""The NexaCloud reader: invoices with their items and customers from NexaCloud's PostgreSQL.
+
+Read-only, in one REPEATABLE READ snapshot, in a constant number of queries: one server-side
+cursor over invoices joined to users and one over their items, both ordered by invoice id and
+merged as they stream, so memory stays bounded whatever the history's size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import dagster as dg
+import psycopg2
+import psycopg2.extensions
+from psycopg2.extensions import parse_dsn
+from pydantic import Field
+
+from ledger_pipeline.ledger.model import Customer, InvoiceItem, SourceInvoice
+
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "users": ("id", "full_name", "company", "email", "billing_email"),
+    "invoices": (
+        "id", "stripe_invoice_id", "invoice_number", "user_id", "created_at", "currency",
+        "status", "subtotal", "tax", "amount_paid", "paid_at",
+    ),
+    "invoice_items": ("invoice_id", "description", "quantity", "unit_price", "amount"),
+}  # fmt: skip
+
+
+class NexaCloudError(RuntimeError):
+    """NexaCloud's database cannot be read as the pipeline expects."""
+
+
+class NexaCloudSchemaChanged(NexaCloudError):
+    pass
+
+
+class NexaCloudUnreachable(NexaCloudError):
+    pass
+
+
+def mask_dsn(dsn: str) -> str:
+    """The DSN with its password replaced, safe for messages and logs."""
+    try:
+        params = parse_dsn(dsn)
+    except psycopg2.ProgrammingError:
+        return "<unparseable DSN>"
+    if "password" in params:
+        params["password"] = "***"
+    return " ".join(f"{k}={v}" for k, v in params.items())
+
+
+@dataclass(frozen=True)
+class InvoiceFilter:
+    """Which invoices to read: a created window (half-open) and/or explicit ids."""
+
+    created_since: datetime | None = None
+    created_until: datetime | None = None
+    invoice_ids: tuple[str, ...] | None = None
+
+
+class NexaCloudReader(dg.ConfigurableResource):
+    """Reads NexaCloud's invoices. The DSN comes from `NEXACLOUD_DSN`; its password is a secret."""
+
+    dsn: str = Field(description="libpq DSN or URI of NexaCloud's database (read-only use)")
+    chunk_size: int = Field(default=2000, description="rows fetched per round trip")
+    connect_timeout: int = Field(default=10, description="seconds")
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[psycopg2.extensions.connection]:
+        """A read-only, UTF-8, REPEATABLE READ session; writes through it fail."""
+        try:
+            conn = psycopg2.connect(self.dsn, connect_timeout=self.connect_timeout)
+        except psycopg2.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise NexaCloudUnreachable(
+                f"cannot reach NexaCloud's database ({mask_dsn(self.dsn)}): {reason}"
+            ) from None
+        try:
+            conn.set_client_encoding("UTF8")
+            conn.set_session(
+                isolation_level=psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ, readonly=True
+            )
+            yield conn
+        finally:
+            conn.rollback()
+            conn.close()
+
+    def iter_invoices(self, selection: InvoiceFilter | None = None) -> Iterator[SourceInvoice]:
+        """Stream invoices (ordered by id) with their items and customer."""
+        selection = selection or InvoiceFilter()
+        with self.connect() as conn:
+            id_type = _check_schema(conn)
+            where, params = _where(selection, id_type)
+            yield from _merge(
+                _stream(
+                    conn, "nc_invoices", _INVOICES_SQL.format(where=where), params, self.chunk_size
+                ),
+                _stream(conn, "nc_items", _ITEMS_SQL.format(where=where), params, self.chunk_size),
+            )
+
+    def read_invoices(self, selection: InvoiceFilter | None = None) -> list[SourceInvoice]:
+        return list(self.iter_invoices(selection))
+
+
+_INVOICES_SQL = """
+SELECT i.id, i.stripe_invoice_id, i.invoice_number, i.created_at, i.currency, i.status,
+       i.subtotal, i.tax, i.amount_paid, i.paid_at,
+       i.user_id, u.full_name, u.company, u.email, u.billing_email
+FROM invoices i LEFT JOIN users u ON u.id = i.user_id
+{where}
+ORDER BY i.id
+"""
+_ITEMS_SQL = """
+SELECT it.invoice_id, it.description, it.quantity, it.unit_price, it.amount
+FROM invoice_items it JOIN invoices i ON i.id = it.invoice_id
+{where}
+ORDER BY it.invoice_id, it.description, it.amount
+"""
+
+
+def _check_schema(conn) -> str:
+    """Fail with the missing table or column named; return the SQL type of invoice ids."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT table_name, column_name, data_type FROM information_schema.columns
+               WHERE table_schema = current_schema() AND table_name = ANY(%s)""",
+            (list(REQUIRED_COLUMNS),),
+        )
+        found = {(table, column): data_type for table, column, data_type in cur.fetchall()}
+    tables = {table for table, _ in found}
+    for table, columns in REQUIRED_COLUMNS.items():
+        if table not in tables:
+            raise NexaCloudSchemaChanged(f"the NexaCloud schema changed: table {table} is missing")
+        for column in columns:
+            if (table, column) not in found:
+                raise NexaCloudSchemaChanged(
+                    f"the NexaCloud schema changed: {table}.{column} is missing"
+                )
+    return found[("invoices", "id")]
+
+
+def _where(selection: InvoiceFilter, id_type: str) -> tuple[str, list]:
+    clauses, params = [], []
+    if selection.created_since is not None:
+        clauses.append("i.created_at >= %s")
+        params.append(selection.created_since)
+    if selection.created_until is not None:
+        clauses.append("i.created_at < %s")
+        params.append(selection.created_until)
+    if selection.invoice_ids is not None:
+        # Cast the parameter to the column's type, never the column to text: the index stays usable.
+        clauses.append(f"i.id = ANY(%s::{_ARRAY_TYPES.get(id_type, 'text[]')})")
+        params.append(list(selection.invoice_ids))
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+_ARRAY_TYPES = {"bigint": "bigint[]", "integer": "integer[]", "uuid": "uuid[]", "text": "text[]"}
+
+
+def _stream(conn, name: str, query: str, params: Sequence, chunk_size: int) -> Iterator[tuple]:
+    with conn.cursor(name=name) as cur:
+        cur.itersize = chunk_size
+        cur.execute(query, params)
+        yield from cur
+
+
+def _merge(invoice_rows: Iterator[tuple], item_rows: Iterator[tuple]) -> Iterator[SourceInvoice]:
+    """Attach each invoice's items. Both streams are ordered by invoice id and filtered alike, so
+    every item's invoice comes through the invoice stream (an invoice with a missing user too: its
+    customer is empty and the planner quarantines it, rather than it vanishing)."""
+    pending = next(item_rows, None)
+    for row in invoice_rows:
+        invoice_key = row[0]
+        items = []
+        while pending is not None and pending[0] == invoice_key:
+            items.append(
+                InvoiceItem(pending[1], _dec(pending[2]), _dec(pending[3]), _dec(pending[4]))
+            )
+            pending = next(item_rows, None)
+        yield _invoice(row, tuple(items))
+
+
+def _invoice(row: tuple, items: tuple[InvoiceItem, ...]) -> SourceInvoice:
+    (inv_id, ref, number, created_at, currency, status, subtotal, tax, paid, paid_at,
+     user_id, full_name, company, email, billing_email) = row  # fmt: skip
+    return SourceInvoice(
+        invoice_id=str(inv_id),
+        source_ref=ref,
+        number=number,
+        customer=Customer(str(user_id), full_name, company, email, billing_email),
+        created_at=created_at,
+        currency=(currency or "").strip().upper(),
+        status=status,
+        subtotal=_dec(subtotal),
+        tax=_dec(tax),
+        amount_paid=_dec(paid) if paid is not None else Decimal("0"),
+        paid_at=paid_at,
+        items=items,
+    )
+
+
+def _dec(value) -> Decimal:
+    return value if value is None or isinstance(value, Decimal) else Decimal(str(value))
