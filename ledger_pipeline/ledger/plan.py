@@ -149,7 +149,7 @@ def plan_invoice(
 
 
 def partner_plan(invoice: SourceInvoice) -> PartnerPlan | None:
-    """One partner per user: named after the company (a company partner) when set, else the person."""
+    """One partner per user: named after the company (then a company) when set, else the person."""
     customer = invoice.customer
     company = (customer.company or "").strip()
     name = company or (customer.full_name or "").strip()
