@@ -201,8 +201,9 @@ class PlannedMove:
 
 class PlanOutcome(enum.StrEnum):
     PLANNED = "planned"
-    SKIPPED = "skipped"
-    QUARANTINED = "quarantined"
+    SKIPPED = "skipped"  # nothing to book, or void / draft (why in the reason)
+    QUARANTINED = "quarantined"  # cannot be booked exactly: a person must look (why)
+    UNVERIFIED = "unverified"  # its source could not confirm it now: a later run retries (why)
 
 
 @dataclass(frozen=True)

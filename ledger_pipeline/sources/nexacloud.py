@@ -31,6 +31,10 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
+# How NexaCloud's DBAs see this reader in pg_stat_activity.
+APPLICATION_NAME = "ledger-pipeline nexacloud reader"
+
+
 class NexaCloudError(RuntimeError):
     """NexaCloud's database cannot be read as the pipeline expects."""
 
@@ -74,7 +78,9 @@ class NexaCloudReader(dg.ConfigurableResource):
     def connect(self) -> Iterator[psycopg2.extensions.connection]:
         """A read-only, UTF-8, REPEATABLE READ session; writes through it fail."""
         try:
-            conn = psycopg2.connect(self.dsn, connect_timeout=self.connect_timeout)
+            conn = psycopg2.connect(
+                self.dsn, connect_timeout=self.connect_timeout, application_name=APPLICATION_NAME
+            )
         except psycopg2.OperationalError as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise NexaCloudUnreachable(
