@@ -39,11 +39,16 @@ def server_dsn() -> str:
         return configured
     if _answers(LOCAL_SERVER_DSN):
         return LOCAL_SERVER_DSN
+    return start_embedded_server(EMBEDDED_DIR).get_uri()
+
+
+def start_embedded_server(pgdata: Path):
+    """Start (or reuse) a private PostgreSQL server in `pgdata`. It outlives this process, so the
+    next run of the sandbox or the tests finds it warm."""
     import pgserver  # imported lazily: only needed where no server answers
 
-    EMBEDDED_DIR.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(EMBEDDED_DIR, cleanup_mode=None)
-    return server.get_uri()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    return pgserver.get_server(pgdata, cleanup_mode=None)
 
 
 def database_dsn(name: str, server: str | None = None) -> str:
