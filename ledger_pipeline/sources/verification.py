@@ -1,0 +1,151 @@
+"""Routing invoices to their billing system, and the outcome every invoice leaves with.
+
+`in_…` goes to Stripe, `lago:<id>` to Lago; anything else cannot be confirmed by any source and
+is unverifiable, so the automatic path never posts it on NexaCloud's own fields (DESIGN rule 10).
+`verify_invoices` gives every invoice exactly one outcome, whatever a verifier does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ledger_pipeline.ledger.model import (
+    BillingSystem,
+    SourceFacts,
+    SourceInvoice,
+    Verification,
+    VerificationOutcome,
+)
+from ledger_pipeline.ledger.money import currency_unit
+
+if TYPE_CHECKING:
+    from ledger_pipeline.sources.lago import LagoVerifier
+    from ledger_pipeline.sources.stripe import StripeVerifier
+
+log = logging.getLogger(__name__)
+
+NO_SOURCE_ID = "no billing-system id"
+_LABEL = {BillingSystem.STRIPE: "Stripe", BillingSystem.LAGO: "Lago"}
+
+
+class Verifier(Protocol):
+    def verify(self, invoices: Sequence[SourceInvoice], tz: str) -> dict[str, Verification]: ...
+
+
+def billing_system(source_ref: str | None) -> BillingSystem | None:
+    """Which billing system can confirm an invoice, from NexaCloud's `stripe_invoice_id`."""
+    ref = (source_ref or "").strip()
+    if ref.startswith("in_") and len(ref) > len("in_"):
+        return BillingSystem.STRIPE
+    if ref.startswith("lago:") and len(ref) > len("lago:"):
+        return BillingSystem.LAGO
+    return None
+
+
+def time_zone(tz: str) -> ZoneInfo:
+    """The configured IANA zone; a wrong name is a configuration error, not an invoice's."""
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {tz!r}") from exc
+
+
+def unverifiable(invoice: SourceInvoice, reason: str) -> Verification:
+    return Verification(invoice.invoice_id, VerificationOutcome.UNVERIFIABLE, reason)
+
+
+def _amount(value, currency: str) -> str:
+    return f"{value.quantize(currency_unit(currency))} {currency}"
+
+
+def source_disagreements(invoice: SourceInvoice, facts: SourceFacts) -> tuple[str, ...]:
+    """Where NexaCloud's copy differs from the source on currency, total or tax, in words.
+
+    The source wins; these are reported so a person can see what NexaCloud got wrong.
+    """
+    source = _LABEL.get(facts.system, str(facts.system))
+    ours = invoice.currency.upper()
+    found = []
+    if ours != facts.currency:
+        found.append(f"currency: NexaCloud {ours}, {source} {facts.currency}")
+    for name, mine, theirs in (
+        ("total", invoice.total, facts.total),
+        ("tax", invoice.tax, facts.tax),
+    ):
+        if mine != theirs:
+            found.append(
+                f"{name}: NexaCloud {_amount(mine, ours)}, "
+                f"{source} {_amount(theirs, facts.currency)} ({source}'s amount is used)"
+            )
+    return tuple(found)
+
+
+def verify_invoices(
+    invoices: Sequence[SourceInvoice],
+    *,
+    stripe: StripeVerifier | Verifier | None,
+    lago: LagoVerifier | Verifier | None,
+    tz: str,
+) -> dict[str, Verification]:
+    """Ask each invoice's billing system about it; every invoice gets exactly one outcome.
+
+    A verifier that is missing, crashes, or forgets an invoice costs only its own invoices
+    (unverifiable, with the reason): one bad source never stops the other (DESIGN rule 12).
+    """
+    time_zone(tz)  # fail the run on a wrong zone rather than every invoice
+    results: dict[str, Verification] = {}
+    batches: dict[BillingSystem, list[SourceInvoice]] = {s: [] for s in BillingSystem}
+    claims = Counter(
+        (system, inv.source_ref.strip())
+        for inv in invoices
+        if inv.source_ref and (system := billing_system(inv.source_ref))
+    )
+    for invoice in invoices:
+        system = billing_system(invoice.source_ref)
+        if system is None:
+            results[invoice.invoice_id] = unverifiable(invoice, NO_SOURCE_ID)
+        elif claims[(system, invoice.source_ref.strip())] > 1:
+            # Two NexaCloud invoices claiming one source invoice would book its revenue twice.
+            results[invoice.invoice_id] = unverifiable(
+                invoice,
+                f"{_LABEL[system]} invoice {invoice.source_ref.strip()} is claimed by "
+                f"{claims[(system, invoice.source_ref.strip())]} NexaCloud invoices",
+            )
+        else:
+            batches[system].append(invoice)
+
+    for system, verifier in ((BillingSystem.STRIPE, stripe), (BillingSystem.LAGO, lago)):
+        if batches[system]:
+            results.update(_verify_batch(system, verifier, batches[system], tz))
+    return results
+
+
+def _verify_batch(
+    system: BillingSystem,
+    verifier: Verifier | None,
+    batch: Sequence[SourceInvoice],
+    tz: str,
+) -> dict[str, Verification]:
+    label = _LABEL[system]
+    if verifier is None:
+        return {i.invoice_id: unverifiable(i, f"{label} verifier is not configured") for i in batch}
+    try:
+        answered = verifier.verify(batch, tz)
+    except Exception as exc:
+        # Only the class name in the outcome and the warning: an exception's text may carry a
+        # URL or a key; the traceback is for debugging only.
+        log.warning("%s verification failed: %s", label, type(exc).__name__)
+        log.debug("%s verification failure", label, exc_info=True)
+        return {
+            i.invoice_id: unverifiable(i, f"{label} verification failed ({type(exc).__name__})")
+            for i in batch
+        }
+    return {
+        i.invoice_id: answered.get(i.invoice_id)
+        or unverifiable(i, f"{label} verifier gave no outcome for this invoice")
+        for i in batch
+    }
