@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from ledger_pipeline.sandbox.postgres import temporary_database
@@ -12,3 +14,39 @@ def pg_dsn():
     """An empty, uniquely named PostgreSQL database, dropped after the test."""
     with temporary_database("ledger_test") as dsn:
         yield dsn
+
+
+@pytest.fixture
+def world(request):
+    """Sample NexaCloud data in PostgreSQL and the Stripe, Lago and Odoo stand-ins on loopback.
+
+    Parametrize indirectly with {"invoices": n, "odoo_version": 18 | 19} to change the world.
+    """
+    from ledger_pipeline.sandbox.launcher import sandbox_world
+    from ledger_pipeline.sandbox.postgres import drop_database
+
+    options = {"invoices": 60, "odoo_version": 19, **getattr(request, "param", {})}
+    name = f"test_{uuid.uuid4().hex[:10]}"
+    with sandbox_world(name, **options) as running:
+        yield running
+    drop_database(f"ledger_{name}_nexacloud")
+
+
+def resources_for(world) -> dict:
+    """The pipeline's resources pointed at a sandbox world, built directly (no environment)."""
+    from ledger_pipeline.odoo.resource import OdooLedger
+    from ledger_pipeline.sources.lago import LagoVerifier
+    from ledger_pipeline.sources.nexacloud import NexaCloudReader
+    from ledger_pipeline.sources.stripe import StripeVerifier
+
+    return {
+        "nexacloud": NexaCloudReader(dsn=world.nexacloud_dsn),
+        "stripe": StripeVerifier(api_key=world.stripe.api_key, base_url=world.stripe.url),
+        "lago": LagoVerifier(api_key=world.lago.api_key, base_url=world.lago.url),
+        "odoo": OdooLedger(
+            url=world.odoo.url,
+            database=world.odoo.database,
+            login=world.odoo.login,
+            api_key=world.odoo.api_key,
+        ),
+    }

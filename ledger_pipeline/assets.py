@@ -1,0 +1,253 @@
+"""The asset chain: nexacloud_invoices → verified_invoices → ledger_plan → odoo_invoices.
+
+Thin orchestration: each asset asks one resource or the pure ledger rules, and shows a person
+what happened in its metadata.
+"""
+
+from collections import Counter
+from dataclasses import replace
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from ledger_pipeline.config import ExtractConfig, PlanConfig, PostConfig, VerifyConfig
+from ledger_pipeline.ledger import summary
+from ledger_pipeline.ledger.model import PlanDecision, PlanOutcome, VerificationOutcome
+from ledger_pipeline.ledger.plan import PlanSettings, nexacloud_facts, plan_invoice, source_facts
+from ledger_pipeline.ledger.stages import (
+    InvoiceExtract,
+    LedgerPlan,
+    SourceOfTruth,
+    VerifiedInvoices,
+)
+from ledger_pipeline.ledger.taxes import (
+    ODOO18_SALE_TAXES,
+    ODOO19_SALE_TAXES,
+    TaxRounding,
+)
+from ledger_pipeline.metadata import table
+from ledger_pipeline.odoo.resource import OdooLedger
+from ledger_pipeline.outcomes import FinalState, OdooBooking, final_outcomes
+from ledger_pipeline.sources.lago import LagoVerifier
+from ledger_pipeline.sources.nexacloud import NexaCloudReader
+from ledger_pipeline.sources.stripe import StripeVerifier
+from ledger_pipeline.sources.verification import verify_invoices
+
+GROUP = "nexacloud_ledger"
+UNVERIFIED_METADATA_KEY = "unverified_invoices"
+
+
+@dg.asset(group_name=GROUP, kinds={"postgres"})
+def nexacloud_invoices(
+    context: dg.AssetExecutionContext, config: ExtractConfig, nexacloud: NexaCloudReader
+) -> dg.MaterializeResult:
+    """NexaCloud's invoices with their items and customers, read-only from its database."""
+    invoices = tuple(nexacloud.iter_invoices(config.invoice_filter()))
+    extract = InvoiceExtract(invoices, config.time_zone, config.describe())
+    by_source = Counter(_source_system(inv.source_ref) for inv in invoices)
+    context.log.info(f"read {len(invoices)} NexaCloud invoices ({extract.selection})")
+    return dg.MaterializeResult(
+        value=extract,
+        metadata={
+            "invoices": len(invoices),
+            "selection": extract.selection,
+            "time_zone": config.time_zone,
+            "by_billing_system": dg.MetadataValue.json(dict(sorted(by_source.items()))),
+        },
+    )
+
+
+def _source_system(source_ref: str | None) -> str:
+    if source_ref and source_ref.startswith("in_"):
+        return "stripe"
+    if source_ref and source_ref.startswith("lago:"):
+        return "lago"
+    return "none"
+
+
+@dg.asset(group_name=GROUP, kinds={"stripe", "api"})
+def verified_invoices(
+    context: dg.AssetExecutionContext,
+    config: VerifyConfig,
+    nexacloud_invoices: InvoiceExtract,
+    stripe: StripeVerifier,
+    lago: LagoVerifier,
+) -> dg.MaterializeResult:
+    """The facts each invoice is booked on: Stripe's or Lago's (automatic path), or NexaCloud's."""
+    extract = nexacloud_invoices
+    if config.source is SourceOfTruth.NEXACLOUD:
+        tz = ZoneInfo(extract.time_zone)
+        facts = {inv.invoice_id: nexacloud_facts(inv, tz) for inv in extract.invoices}
+        result = VerifiedInvoices(SourceOfTruth.NEXACLOUD, extract.time_zone, facts)
+        return dg.MaterializeResult(
+            value=result,
+            metadata={"source_of_truth": "nexacloud", "bookable": len(facts)},
+        )
+
+    verifications = verify_invoices(
+        extract.invoices, stripe=stripe, lago=lago, tz=extract.time_zone
+    )
+    facts = {
+        invoice_id: source_facts(v.facts)
+        for invoice_id, v in verifications.items()
+        if v.outcome is VerificationOutcome.VERIFIED and v.facts is not None
+    }
+    result = VerifiedInvoices(SourceOfTruth.VERIFIED, extract.time_zone, facts, verifications)
+    outcomes = Counter(str(v.outcome) for v in verifications.values())
+    unverified = [
+        {"invoice_id": i, "outcome": str(v.outcome), "reason": v.reason or ""}
+        for i, v in sorted(verifications.items())
+        if v.outcome in (VerificationOutcome.UNVERIFIABLE, VerificationOutcome.NOT_FOUND)
+    ]
+    disagreements = [
+        {"invoice_id": i, "disagreement": "; ".join(v.disagreements)}
+        for i, v in sorted(verifications.items())
+        if v.disagreements
+    ]
+    context.log.info(f"verification outcomes: {dict(outcomes)}")
+    return dg.MaterializeResult(
+        value=result,
+        metadata={
+            "source_of_truth": "verified",
+            "outcomes": dg.MetadataValue.json(dict(sorted(outcomes.items()))),
+            "bookable": len(facts),
+            # The unverified-invoice sensor reads this to ask for a run of just these invoices.
+            UNVERIFIED_METADATA_KEY: dg.MetadataValue.json(
+                {row["invoice_id"]: row["reason"] for row in unverified}
+            ),
+            "unverified": table(unverified, ["invoice_id", "outcome", "reason"]),
+            "source_disagreements": table(disagreements, ["invoice_id", "disagreement"]),
+        },
+    )
+
+
+@dg.asset(group_name=GROUP, kinds={"python"})
+def ledger_plan(
+    context: dg.AssetExecutionContext,
+    config: PlanConfig,
+    nexacloud_invoices: InvoiceExtract,
+    verified_invoices: VerifiedInvoices,
+    odoo: OdooLedger,
+) -> dg.MaterializeResult:
+    """One decision per invoice: the move to book (families, gap line, tax, refund), or why not."""
+    settings, catalogue_origin = _plan_settings(config, odoo)
+    verified = verified_invoices
+    decisions = tuple(
+        _decide(invoice, verified, settings) for invoice in nexacloud_invoices.invoices
+    )
+    plan = LedgerPlan(decisions, verified.source_of_truth, catalogue_origin, str(settings.rounding))
+    counts = summary.outcome_counts(decisions)
+    context.log.info(f"ledger plan: {counts}")
+    return dg.MaterializeResult(
+        value=plan,
+        metadata={
+            **{f"invoices_{name}": n for name, n in counts.items()},
+            "tax_catalogue": catalogue_origin,
+            "tax_rounding": str(settings.rounding),
+            "planned_totals": dg.MetadataValue.json(summary.planned_totals(decisions)),
+            "revenue_by_family": table(
+                summary.revenue_by_family(decisions),
+                ["family", "income_account", "currency", "invoices", "revenue"],
+            ),
+            "quarantined": table(
+                summary.held_back(decisions, PlanOutcome.QUARANTINED), ["invoice_id", "reason"]
+            ),
+            "skipped": table(
+                summary.held_back(decisions, PlanOutcome.SKIPPED), ["invoice_id", "reason"]
+            ),
+            "unverified": table(
+                summary.held_back(decisions, PlanOutcome.UNVERIFIED), ["invoice_id", "reason"]
+            ),
+        },
+    )
+
+
+def _plan_settings(config: PlanConfig, odoo: OdooLedger) -> tuple[PlanSettings, str]:
+    tie = tuple(config.tax_tie_preference)
+    built_in = {
+        "odoo18": (ODOO18_SALE_TAXES, TaxRounding.PER_LINE),
+        "odoo19": (ODOO19_SALE_TAXES, TaxRounding.GLOBALLY),
+    }
+    if config.tax_catalogue in built_in:
+        catalogue, rounding = built_in[config.tax_catalogue]
+        return PlanSettings(catalogue, rounding, tie), f"{config.tax_catalogue} chart (built in)"
+    if config.tax_catalogue != "odoo":
+        raise dg.Failure(
+            f"tax_catalogue must be 'odoo', 'odoo18' or 'odoo19', not {config.tax_catalogue!r}",
+            allow_retries=False,
+        )
+    return PlanSettings(odoo.sale_tax_catalogue(), odoo.tax_rounding(), tie), "read from Odoo"
+
+
+_NOT_BOOKED = {
+    VerificationOutcome.VOID_AT_SOURCE: PlanOutcome.SKIPPED,
+    VerificationOutcome.DRAFT_AT_SOURCE: PlanOutcome.SKIPPED,
+    VerificationOutcome.NOT_FOUND: PlanOutcome.UNVERIFIED,
+    VerificationOutcome.UNVERIFIABLE: PlanOutcome.UNVERIFIED,
+}
+
+
+def _decide(invoice, verified: VerifiedInvoices, settings: PlanSettings) -> PlanDecision:
+    facts = verified.facts.get(invoice.invoice_id)
+    if facts is not None:
+        return plan_invoice(invoice, facts, settings)
+    verification = verified.verifications.get(invoice.invoice_id)
+    if verification is None:
+        return PlanDecision(
+            invoice.invoice_id, PlanOutcome.UNVERIFIED, reason="not verified in this run"
+        )
+    return PlanDecision(
+        invoice.invoice_id,
+        _NOT_BOOKED.get(verification.outcome, PlanOutcome.UNVERIFIED),
+        reason=verification.reason or str(verification.outcome),
+    )
+
+
+@dg.asset(group_name=GROUP, kinds={"odoo"}, pool="odoo_ledger")
+def odoo_invoices(
+    context: dg.AssetExecutionContext,
+    config: PostConfig,
+    ledger_plan: LedgerPlan,
+    odoo: OdooLedger,
+) -> dg.MaterializeResult:
+    """The planned moves booked in Odoo: created or rewritten, posted, paid and reconciled."""
+    moves = [decision.move for decision in ledger_plan.planned()]
+    if not config.register_payments:
+        moves = [replace(move, payment=None) for move in moves]
+    report = odoo.book(
+        moves, post=config.post, dry_run=config.dry_run, batch_size=config.batch_size
+    )
+    booking = OdooBooking(ledger_plan, report, config.register_payments)
+    outcomes = final_outcomes(ledger_plan, report)
+    states = Counter(str(o.state) for o in outcomes)
+    context.log.info(f"Odoo booking: {dict(report.summary)}; final states {dict(states)}")
+    if report.aborted:
+        context.log.error(f"Odoo became unusable mid-run: {report.aborted}")
+    return dg.MaterializeResult(
+        value=booking,
+        metadata=booking_metadata(report, outcomes, states),
+    )
+
+
+def booking_metadata(report, outcomes, states: Counter) -> dict:
+    problems = [
+        {"invoice_id": o.invoice_id, "state": str(o.state), "why": o.detail}
+        for o in outcomes
+        if o.state in (FinalState.FAILED, FinalState.QUARANTINED, FinalState.UNVERIFIED)
+    ]
+    booked = [
+        {"invoice_id": o.invoice_id, "move": o.move_name, "state": str(o.state),
+         "payment_state": o.payment_state}
+        for o in outcomes
+        if o.move_name
+    ]  # fmt: skip
+    summary = dict(report.summary)
+    return {
+        "dry_run": report.dry_run,
+        **{f"invoices_{state}": states.get(str(state), 0) for state in FinalState},
+        "odoo": dg.MetadataValue.json({k: v for k, v in summary.items() if k != "payment_state"}),
+        "payment_state": dg.MetadataValue.md(str(summary.get("payment_state", ""))),
+        "odoo_calls": report.total_calls,
+        "failed_quarantined_unverified": table(problems, ["invoice_id", "state", "why"]),
+        "odoo_moves": table(booked, ["invoice_id", "move", "state", "payment_state"]),
+    }

@@ -1,0 +1,193 @@
+"""Asset checks: the source is sound, the plan equals the source, Odoo equals the plan.
+
+A failing check names the invoices and the amounts.
+"""
+
+from collections import Counter
+from decimal import Decimal
+
+import dagster as dg
+
+from ledger_pipeline.ledger.model import ZERO, PlanOutcome, SourceInvoice
+from ledger_pipeline.ledger.stages import InvoiceExtract, LedgerPlan, VerifiedInvoices
+from ledger_pipeline.metadata import table
+from ledger_pipeline.odoo.resource import OdooLedger
+from ledger_pipeline.outcomes import (
+    OdooBooking,
+    booked_moves,
+    ledger_mismatches,
+    revenue_by_account,
+)
+
+
+def source_problems(invoices: tuple[SourceInvoice, ...]) -> list[dict]:
+    """Duplicate ids, and amounts that are missing or not numbers."""
+    problems = []
+    for invoice_id, n in Counter(inv.invoice_id for inv in invoices).items():
+        if n > 1:
+            problems.append({"invoice_id": invoice_id, "problem": f"id appears {n} times"})
+    for inv in invoices:
+        amounts = [("subtotal", inv.subtotal), ("tax", inv.tax), ("amount_paid", inv.amount_paid)]
+        amounts += [(f"items[{i}].amount", it.amount) for i, it in enumerate(inv.items)]
+        amounts += [(f"items[{i}].quantity", it.quantity) for i, it in enumerate(inv.items)]
+        for field, value in amounts:
+            if not isinstance(value, Decimal) or not value.is_finite():
+                problems.append({"invoice_id": inv.invoice_id, "problem": f"{field} is {value!r}"})
+        if not inv.currency:
+            problems.append({"invoice_id": inv.invoice_id, "problem": "currency is empty"})
+    return problems
+
+
+@dg.asset_check(asset="nexacloud_invoices", description="unique ids, numeric amounts, currencies")
+def source_integrity(nexacloud_invoices: InvoiceExtract) -> dg.AssetCheckResult:
+    problems = source_problems(nexacloud_invoices.invoices)
+    return dg.AssetCheckResult(
+        passed=not problems,
+        metadata={
+            "invoices": len(nexacloud_invoices.invoices),
+            "problems": len(problems),
+            "details": table(problems, ["invoice_id", "problem"]),
+        },
+    )
+
+
+@dg.asset_check(
+    asset="verified_invoices",
+    description="NexaCloud's totals agree with Stripe's and Lago's (the source wins; a warning)",
+)
+def source_agreement(verified_invoices: VerifiedInvoices) -> dg.AssetCheckResult:
+    rows = [
+        {"invoice_id": invoice_id, "disagreement": "; ".join(v.disagreements)}
+        for invoice_id, v in sorted(verified_invoices.verifications.items())
+        if v.disagreements
+    ]
+    return dg.AssetCheckResult(
+        passed=not rows,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "disagreements": len(rows),
+            "details": table(rows, ["invoice_id", "disagreement"]),
+        },
+    )
+
+
+def plan_mismatches(plan: LedgerPlan, verified: VerifiedInvoices) -> list[dict]:
+    """Planned moves whose lines or tax do not reproduce the facts they were planned from."""
+    rows = []
+    for decision in plan.planned():
+        move = decision.move
+        facts = verified.facts.get(decision.invoice_id)
+        if facts is None:
+            rows.append({"invoice_id": decision.invoice_id, "problem": "planned without facts"})
+            continue
+        sign = -1 if move.move_type == "out_refund" else 1
+        lines = sum((line.amount for line in move.lines), ZERO) * sign
+        line_products = all(line.quantity * line.unit_price == line.amount for line in move.lines)
+        expected = (
+            (lines, facts.subtotal, "lines"),
+            (move.tax * sign, facts.tax, "tax"),
+            (move.total * sign, facts.total, "total"),
+        )
+        for planned, source, what in expected:
+            if planned != source:
+                rows.append(
+                    {
+                        "invoice_id": decision.invoice_id,
+                        "problem": f"{what}: planned {planned}, source {source}",
+                    }
+                )
+        if not line_products:
+            rows.append(
+                {"invoice_id": decision.invoice_id, "problem": "a line's quantity × price ≠ amount"}
+            )
+    return rows
+
+
+@dg.asset_check(
+    asset="ledger_plan",
+    blocking=True,
+    additional_ins={
+        "verified_invoices": dg.AssetIn("verified_invoices"),
+        "nexacloud_invoices": dg.AssetIn("nexacloud_invoices"),
+    },
+    description="per invoice, planned lines sum to the subtotal and planned tax equals the "
+    "source tax to the cent; every invoice has one decision; quarantined ones are listed",
+)
+def plan_parity(
+    ledger_plan: LedgerPlan, verified_invoices: VerifiedInvoices, nexacloud_invoices: InvoiceExtract
+) -> dg.AssetCheckResult:
+    rows = plan_mismatches(ledger_plan, verified_invoices)
+    decided = Counter(d.invoice_id for d in ledger_plan.decisions)
+    for invoice in nexacloud_invoices.invoices:
+        if decided.get(invoice.invoice_id, 0) != 1:
+            rows.append(
+                {
+                    "invoice_id": invoice.invoice_id,
+                    "problem": f"{decided.get(invoice.invoice_id, 0)} decisions, expected 1",
+                }
+            )
+    quarantined = [
+        {"invoice_id": d.invoice_id, "reason": d.reason or ""}
+        for d in ledger_plan.decisions
+        if d.outcome is PlanOutcome.QUARANTINED
+    ]
+    return dg.AssetCheckResult(
+        passed=not rows,
+        metadata={
+            "planned": len(ledger_plan.planned()),
+            "mismatches": len(rows),
+            "details": table(rows, ["invoice_id", "problem"]),
+            "quarantined": table(quarantined, ["invoice_id", "reason"]),
+        },
+    )
+
+
+@dg.asset_check(
+    asset="odoo_invoices",
+    description="read back from Odoo: per invoice and in total, untaxed, tax and total equal the "
+    "plan, revenue per income account equals the plan by family, residuals equal total minus "
+    "the verified amount paid, and exactly one move per key",
+)
+def ledger_parity(odoo_invoices: OdooBooking, odoo: OdooLedger) -> dg.AssetCheckResult:
+    booking = odoo_invoices
+    if booking.report.dry_run:
+        return dg.AssetCheckResult(
+            passed=True,
+            description="dry run: nothing was written, so there is no ledger to compare",
+            metadata={"dry_run": True},
+        )
+    moves = booked_moves(booking.plan, booking.report)
+    readback = odoo.read_back([move.invoice_id for move in moves])
+    rows = ledger_mismatches(booking, readback)
+    planned_revenue: dict[tuple[str, str], Decimal] = {}
+    for move in moves:
+        for account, amount in revenue_by_account([move]).items():
+            key = (move.currency, account)
+            planned_revenue[key] = planned_revenue.get(key, ZERO) + amount
+    odoo_revenue: dict[tuple[str, str], Decimal] = {}
+    for seen in readback.moves.values():
+        for account, amount in seen.revenue_by_account.items():
+            key = (seen.currency or "?", account)
+            odoo_revenue[key] = odoo_revenue.get(key, ZERO) + amount
+    return dg.AssetCheckResult(
+        passed=not rows,
+        metadata={
+            "invoices_compared": len(moves),
+            "mismatches": len(rows),
+            "duplicate_keys": dg.MetadataValue.json(list(readback.duplicates)),
+            "missing_keys": dg.MetadataValue.json(list(readback.missing)),
+            "details": table(rows, ["invoice_id", "check", "expected", "odoo"]),
+            "revenue_by_account": table(
+                [
+                    {
+                        "currency": c,
+                        "account": a,
+                        "plan": str(planned_revenue.get((c, a), ZERO)),
+                        "odoo": str(odoo_revenue.get((c, a), ZERO)),
+                    }
+                    for c, a in sorted(set(planned_revenue) | set(odoo_revenue))
+                ],
+                ["currency", "account", "plan", "odoo"],
+            ),
+        },
+    )

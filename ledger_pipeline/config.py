@@ -1,0 +1,109 @@
+"""Run configuration: what a person chooses when launching a run (Dagster `Config`).
+
+Each asset takes only the choices that concern it; the time zone is chosen once, at extraction,
+and travels downstream with the invoices so every date of a run is read in the same zone.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import dagster as dg
+from pydantic import Field, field_validator
+
+from ledger_pipeline.ledger.stages import SourceOfTruth
+from ledger_pipeline.sources.nexacloud import InvoiceFilter
+
+
+def parse_moment(value: str, tz: ZoneInfo) -> datetime:
+    """An ISO date (midnight in `tz`) or datetime (naive ones are read in `tz`)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO date or datetime (e.g. 2026-03-01)") from None
+    if len(value) == 10:  # a plain date
+        moment = datetime.combine(date.fromisoformat(value), time(), tz)
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+class ExtractConfig(dg.Config):
+    """Which NexaCloud invoices this run reads, and the time zone of its dates."""
+
+    created_since: str | None = Field(
+        default=None, description="ISO date or datetime, inclusive, in time_zone"
+    )
+    created_until: str | None = Field(
+        default=None, description="ISO date or datetime, exclusive, in time_zone"
+    )
+    invoice_ids: list[str] = Field(
+        default_factory=list, description="only these NexaCloud invoice ids (empty: all)"
+    )
+    time_zone: str = Field(
+        default="UTC", description="IANA time zone in which invoice and payment dates are read"
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+    def invoice_filter(self) -> InvoiceFilter:
+        tz = ZoneInfo(self.time_zone)
+        return InvoiceFilter(
+            created_since=parse_moment(self.created_since, tz) if self.created_since else None,
+            created_until=parse_moment(self.created_until, tz) if self.created_until else None,
+            invoice_ids=tuple(self.invoice_ids) or None,
+        )
+
+    def describe(self) -> str:
+        parts = []
+        if self.invoice_ids:
+            parts.append(f"{len(self.invoice_ids)} explicit invoice id(s)")
+        if self.created_since or self.created_until:
+            since, until = self.created_since or "the beginning", self.created_until or "now"
+            parts.append(f"created from {since} until {until} ({self.time_zone})")
+        return "; ".join(parts) or "every invoice"
+
+
+class VerifyConfig(dg.Config):
+    source_of_truth: str = Field(
+        default=str(SourceOfTruth.VERIFIED),
+        description="verified: book only what Stripe/Lago confirm, on their facts (automatic "
+        "path); nexacloud: book on NexaCloud's own fields (manual backfill)",
+    )
+
+    @field_validator("source_of_truth")
+    @classmethod
+    def _known_source(cls, value: str) -> str:
+        return str(SourceOfTruth(value))  # a clear ValueError names the bad value
+
+    @property
+    def source(self) -> SourceOfTruth:
+        return SourceOfTruth(self.source_of_truth)
+
+
+class PlanConfig(dg.Config):
+    tax_catalogue: str = Field(
+        default="odoo",
+        description="odoo: read the sale taxes and rounding from Odoo; odoo18 / odoo19: the "
+        "Canadian chart as those versions install it (no Odoo call)",
+    )
+    tax_tie_preference: list[str] = Field(
+        default_factory=list,
+        description="sale tax names, first preferred, to break ties between taxes that compute "
+        "the same amount (e.g. '12% GST+PST BC' over '12% GST+PST MB'); empty: quarantine ties",
+    )
+
+
+class PostConfig(dg.Config):
+    dry_run: bool = Field(default=False, description="read everything, write nothing")
+    post: bool = Field(default=True, description="post the moves; false leaves them draft")
+    register_payments: bool = Field(
+        default=True, description="register and reconcile the verified payments"
+    )
+    batch_size: int = Field(default=200, ge=1, le=5000, description="moves per Odoo call")

@@ -1,0 +1,29 @@
+"""The code location: the one Definitions object, nothing else."""
+
+import dagster as dg
+
+from ledger_pipeline import assets, checks
+from ledger_pipeline.jobs import build_jobs
+from ledger_pipeline.maintenance import prune_metered_shadow_job
+from ledger_pipeline.resources import build_resources
+from ledger_pipeline.schedules import build_daily_schedule
+from ledger_pipeline.sensors import build_unverified_sensor
+from ledger_pipeline.settings import LedgerSettings
+
+
+def build_definitions(
+    settings: LedgerSettings | None = None, resources: dict | None = None
+) -> dg.Definitions:
+    """The definitions for these settings and resources (default: from the environment)."""
+    settings = settings or LedgerSettings.from_env()
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules([assets]),
+        asset_checks=dg.load_asset_checks_from_modules([checks]),
+        jobs=[*build_jobs(settings), prune_metered_shadow_job],
+        schedules=[build_daily_schedule(settings)],
+        sensors=[build_unverified_sensor(settings)],
+        resources=resources if resources is not None else build_resources(),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,88 @@
+"""Jobs: the automatic daily sync, and the manual path a person runs by hand (DESIGN §5)."""
+
+import dagster as dg
+
+from ledger_pipeline.ledger.stages import SourceOfTruth
+from ledger_pipeline.settings import LedgerSettings
+
+CHAIN = dg.AssetSelection.assets(
+    "nexacloud_invoices", "verified_invoices", "ledger_plan", "odoo_invoices"
+)
+
+
+def chain_run_config(
+    settings: LedgerSettings,
+    *,
+    source_of_truth: SourceOfTruth,
+    dry_run: bool,
+    post: bool,
+    register_payments: bool,
+    created_since: str | None = None,
+    created_until: str | None = None,
+    invoice_ids: list[str] | None = None,
+) -> dict:
+    """Run config for the whole chain: each asset gets the choices that concern it."""
+    return {
+        "ops": {
+            "nexacloud_invoices": {
+                "config": {
+                    "time_zone": settings.time_zone,
+                    "created_since": created_since,
+                    "created_until": created_until,
+                    "invoice_ids": list(invoice_ids or []),
+                }
+            },
+            "verified_invoices": {"config": {"source_of_truth": str(source_of_truth)}},
+            "ledger_plan": {
+                "config": {
+                    "tax_catalogue": settings.tax_catalogue,
+                    "tax_tie_preference": list(settings.tax_tie_preference),
+                }
+            },
+            "odoo_invoices": {
+                "config": {
+                    "dry_run": dry_run,
+                    "post": post,
+                    "register_payments": register_payments,
+                }
+            },
+        }
+    }
+
+
+def build_jobs(settings: LedgerSettings) -> list:
+    def job(name: str, description: str, **choices):
+        return dg.define_asset_job(
+            name,
+            selection=CHAIN,
+            description=description,
+            config=chain_run_config(settings, **choices),
+        )
+
+    return [
+        job(
+            "daily_ledger_sync",
+            "Automatic path: book what Stripe and Lago confirm, on their dates, posted and paid.",
+            source_of_truth=SourceOfTruth.VERIFIED, dry_run=False, post=True,
+            register_payments=True,
+        ),
+        job(
+            "backfill_ledger",
+            "Manual path: NexaCloud's own fields. Dry run and drafts by default: set dry_run "
+            "false to write drafts for review.",
+            source_of_truth=SourceOfTruth.NEXACLOUD, dry_run=True, post=False,
+            register_payments=False,
+        ),
+        job(
+            "post_drafts",
+            "Manual path: post the drafts a backfill left (rewritten first if NexaCloud changed).",
+            source_of_truth=SourceOfTruth.NEXACLOUD, dry_run=False, post=True,
+            register_payments=False,
+        ),
+        job(
+            "post_and_reconcile_paid",
+            "Manual path: post, then register and reconcile the paid ones on their original dates.",
+            source_of_truth=SourceOfTruth.NEXACLOUD, dry_run=False, post=True,
+            register_payments=True,
+        ),
+    ]  # fmt: skip

@@ -1,0 +1,5 @@
+import sys
+
+from ledger_pipeline.sandbox.launcher import main
+
+sys.exit(main())

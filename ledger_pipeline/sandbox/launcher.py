@@ -1,0 +1,181 @@
+"""The sandbox in one command: sample NexaCloud data, Stripe, Lago and Odoo stand-ins, one daily
+sync, a summary, then the Dagster UI against it all. Ctrl-C stops everything it started.
+
+    python -m ledger_pipeline.sandbox            # run once, then serve the UI on 127.0.0.1:3000
+    python -m ledger_pipeline.sandbox --once     # run once, print the summary, exit
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from psycopg2.extensions import parse_dsn
+
+from ledger_pipeline.sandbox import postgres
+from ledger_pipeline.sandbox.lago_standin import LagoStandIn
+from ledger_pipeline.sandbox.odoo_standin import OdooStandIn
+from ledger_pipeline.sandbox.sample_data import load_sample_database, sample_invoices
+from ledger_pipeline.sandbox.stripe_standin import StripeStandIn
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The sandbox's customers are in British Columbia, not Manitoba: its 12 % ties go to BC.
+TIE_PREFERENCE = "12% GST+PST BC"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m ledger_pipeline.sandbox", description=__doc__)
+    parser.add_argument("--once", action="store_true", help="run the daily sync once and exit")
+    parser.add_argument("--invoices", type=int, default=400, help="sample invoices (default 400)")
+    parser.add_argument("--odoo-version", type=int, choices=(18, 19), default=19)
+    parser.add_argument("--time-zone", default="America/Toronto")
+    parser.add_argument("--port", type=int, default=3000, help="Dagster UI port")
+    parser.add_argument(
+        "--home", type=Path, default=PROJECT_ROOT / ".sandbox", help="sandbox state folder"
+    )
+    parser.add_argument(
+        "--name", default="sandbox", help="names its databases ledger_<name>_nexacloud/_dagster"
+    )
+    return parser.parse_args(argv)
+
+
+@dataclass
+class SandboxWorld:
+    """The running stand-ins and the environment that points the pipeline at them."""
+
+    invoices: list
+    nexacloud_dsn: str
+    stripe: StripeStandIn
+    lago: LagoStandIn
+    odoo: OdooStandIn
+    env: dict[str, str]
+
+
+@contextlib.contextmanager
+def sandbox_world(
+    name: str = "sandbox",
+    invoices: int = 400,
+    odoo_version: int = 19,
+    time_zone: str = "America/Toronto",
+) -> Iterator[SandboxWorld]:
+    """Sample data in PostgreSQL (database `ledger_<name>_nexacloud`, made anew) and the three
+    stand-ins on loopback, for as long as the block runs."""
+    database = f"ledger_{name}_nexacloud"
+    postgres.drop_database(database)  # a fresh, deterministic world on every start
+    nexacloud_dsn = postgres.create_database(database)
+    sample = sample_invoices(invoices)
+    load_sample_database(nexacloud_dsn, sample)
+    with (
+        StripeStandIn(sample) as stripe,
+        LagoStandIn(sample, timezone=time_zone) as lago,
+        OdooStandIn(version=odoo_version) as odoo,
+    ):
+        env = {
+            "NEXACLOUD_DSN": nexacloud_dsn,
+            "STRIPE_API_KEY": stripe.api_key,
+            "STRIPE_API_BASE": stripe.url,
+            "LAGO_API_KEY": lago.api_key,
+            "LAGO_API_URL": lago.url,
+            "ODOO_URL": odoo.url,
+            "ODOO_DATABASE": odoo.database,
+            "ODOO_LOGIN": odoo.login,
+            "ODOO_API_KEY": odoo.api_key,
+            "LEDGER_TIME_ZONE": time_zone,
+            "LEDGER_TAX_TIE_PREFERENCE": TIE_PREFERENCE,
+        }
+        yield SandboxWorld(sample, nexacloud_dsn, stripe, lago, odoo, env)
+
+
+def prepare_dagster_home(home: Path, name: str = "sandbox") -> dict[str, str]:
+    """A DAGSTER_HOME whose runs, events and schedules live in PostgreSQL (the project's
+    dagster.yaml, database `ledger_<name>_dagster`) when the server speaks TCP, else in SQLite
+    files beside it."""
+    dagster_home = home / "dagster_home"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    database = f"ledger_{name}_dagster"
+    params = parse_dsn(postgres.ensure_database(database))
+    host = params.get("host", "")
+    if host and not host.startswith("/"):
+        shutil.copy(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+        return {
+            "DAGSTER_HOME": str(dagster_home),
+            "DAGSTER_PG_HOST": host,
+            "DAGSTER_PG_PORT": params.get("port", "5432"),
+            "DAGSTER_PG_USERNAME": params.get("user", "postgres"),
+            "DAGSTER_PG_PASSWORD": params.get("password", ""),
+            "DAGSTER_PG_DB": database,
+        }
+    (dagster_home / "dagster.yaml").write_text(
+        "concurrency:\n  pools:\n    default_limit: 1\ntelemetry:\n  enabled: false\n"
+    )
+    return {"DAGSTER_HOME": str(dagster_home)}
+
+
+def run_daily_sync_once() -> bool:
+    """The daily sync over every sample invoice, recorded in the instance the UI shows."""
+    import dagster as dg
+
+    from ledger_pipeline.definitions import defs
+    from ledger_pipeline.jobs import chain_run_config
+    from ledger_pipeline.settings import LedgerSettings
+    from ledger_pipeline.ledger.stages import SourceOfTruth
+    from ledger_pipeline.sandbox.summary import print_run_summary
+
+    job = defs.resolve_job_def("daily_ledger_sync")
+    run_config = chain_run_config(
+        LedgerSettings.from_env(),
+        source_of_truth=SourceOfTruth.VERIFIED,
+        dry_run=False,
+        post=True,
+        register_payments=True,
+    )
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            run_config=run_config, instance=instance, raise_on_error=False
+        )
+        print_run_summary(result)
+    return result.success
+
+
+def serve_ui(port: int, env: dict[str, str]) -> int:
+    """`dagster dev` on 127.0.0.1 until Ctrl-C; signals are reset so it can be stopped."""
+
+    def default_signals() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    command = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port)]
+    print(f"\nDagster UI: http://127.0.0.1:{port}  (Ctrl-C stops the UI and the stand-ins)\n")
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, preexec_fn=default_signals)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.send_signal(signal.SIGINT)
+        try:
+            return process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    dagster_env = prepare_dagster_home(args.home, args.name)
+    with sandbox_world(args.name, args.invoices, args.odoo_version, args.time_zone) as world:
+        os.environ.update({**dagster_env, **world.env})
+        succeeded = run_daily_sync_once()
+        if args.once:
+            return 0 if succeeded else 1
+        return serve_ui(args.port, dict(os.environ))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""A run's summary as a person reads it in a terminal: what was booked, what was held back, why."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from decimal import Decimal
+
+import dagster as dg
+
+from ledger_pipeline.ledger import summary
+from ledger_pipeline.ledger.model import ZERO
+from ledger_pipeline.outcomes import FinalState, OdooBooking, final_outcomes
+
+SHOWN = 8  # rows per list; the UI has them all
+
+
+def render_summary(booking: OdooBooking, checks: dict[str, bool]) -> str:
+    plan, report = booking.plan, booking.report
+    outcomes = final_outcomes(plan, report)
+    states = Counter(o.state for o in outcomes)
+    moves = {d.invoice_id: d.move for d in plan.planned()}
+    booked: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    paid: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for o in outcomes:
+        move = moves.get(o.invoice_id)
+        if move is None or o.state not in (FinalState.POSTED, FinalState.PAID):
+            continue
+        sign = -1 if move.move_type == "out_refund" else 1
+        booked[move.currency] += sign * move.total
+        if o.state is FinalState.PAID and move.payment:
+            paid[move.currency] += move.payment.amount
+
+    lines = [
+        f"NexaCloud → Odoo ({plan.source_of_truth} path, "
+        f"{'DRY RUN' if report.dry_run else 'written'}; tax catalogue {plan.tax_catalogue}, "
+        f"{plan.tax_rounding})",
+        "  invoices: " + ", ".join(f"{states.get(s, 0)} {s}" for s in FinalState),
+        "  posted (net of credit notes): " + _money(booked),
+        "  paid and reconciled: " + _money(paid),
+        f"  Odoo calls: {report.total_calls}",
+        f"  payment state: {report.summary.get('payment_state', '')}",
+        "  revenue by family:",
+    ]
+    for row in summary.revenue_by_family(plan.decisions):
+        lines.append(
+            f"    {row['family']:<8} {row['income_account']:<12} {row['currency']} "
+            f"{row['revenue']:>12}  ({row['invoices']} invoices)"
+        )
+    for state in (FinalState.QUARANTINED, FinalState.UNVERIFIED, FinalState.FAILED):
+        held = [o for o in outcomes if o.state is state]
+        if held:
+            lines.append(f"  {state} ({len(held)}):")
+            lines += [f"    {o.invoice_id}: {o.detail}" for o in held[:SHOWN]]
+            if len(held) > SHOWN:
+                lines.append(f"    … and {len(held) - SHOWN} more (see the UI)")
+    names = [o for o in outcomes if o.move_name]
+    if names:
+        lines.append(
+            "  Odoo moves: "
+            + ", ".join(f"{o.invoice_id}→{o.move_name}" for o in names[:SHOWN])
+            + (" …" if len(names) > SHOWN else "")
+        )
+    lines.append(
+        "  checks: "
+        + ", ".join(f"{name} {'passed' if ok else 'FAILED'}" for name, ok in sorted(checks.items()))
+    )
+    return "\n".join(lines)
+
+
+def _money(amounts: dict[str, Decimal]) -> str:
+    return ", ".join(f"{currency} {amount}" for currency, amount in sorted(amounts.items())) or "0"
+
+
+def print_run_summary(result: dg.ExecuteInProcessResult) -> None:
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    if not result.success:
+        failed = [e.step_key for e in result.all_events if e.is_step_failure]
+        print(f"The run failed at: {', '.join(failed) or 'unknown step'}")
+    try:
+        booking = result.output_for_node("odoo_invoices")
+    except Exception:  # the posting step did not run (a blocking check or an error upstream)
+        print("No posting happened in this run; checks: " + str(checks))
+        return
+    print(render_summary(booking, checks))

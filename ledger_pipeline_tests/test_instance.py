@@ -1,0 +1,88 @@
+"""The daily sync on a PostgreSQL-backed instance from dagster.yaml, steps in separate processes."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import yaml
+from psycopg2.extensions import parse_dsn
+
+from ledger_pipeline.jobs import chain_run_config
+from ledger_pipeline.ledger.stages import SourceOfTruth
+from ledger_pipeline.sandbox.postgres import temporary_database
+from ledger_pipeline.settings import LedgerSettings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def postgres_instance_env(home: Path, dsn: str) -> dict[str, str]:
+    """DAGSTER_HOME with the project's dagster.yaml and the variables it reads."""
+    params = parse_dsn(dsn)
+    home.mkdir(parents=True, exist_ok=True)
+    host = params.get("host", "127.0.0.1")
+    if host.startswith("/"):  # an embedded server on a socket: the same storage, by URL
+        config = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())
+        url = f"postgresql+psycopg2://{params.get('user', 'postgres')}@/{params['dbname']}?host={host}"
+        config["storage"] = {"postgres": {"postgres_url": url}}
+        (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    else:
+        shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    return {
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_PG_HOST": host,
+        "DAGSTER_PG_PORT": params.get("port", "5432"),
+        "DAGSTER_PG_USERNAME": params.get("user", "postgres"),
+        "DAGSTER_PG_PASSWORD": params.get("password", ""),
+        "DAGSTER_PG_DB": params["dbname"],
+    }
+
+
+def test_daily_sync_on_postgres_storage_under_the_multiprocess_executor(
+    world, tmp_path, monkeypatch
+):
+    settings = LedgerSettings(time_zone="America/Toronto", tax_tie_preference=("12% GST+PST BC",))
+    config = chain_run_config(
+        settings,
+        source_of_truth=SourceOfTruth.VERIFIED,
+        dry_run=False,
+        post=True,
+        register_payments=True,
+    )
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    with temporary_database("ledger_dagster_test") as dagster_dsn:
+        env = {**os.environ, **world.env, **postgres_instance_env(tmp_path / "home", dagster_dsn)}
+        done = subprocess.run(
+            [sys.executable, "-m", "dagster", "job", "execute", "-m", "ledger_pipeline.definitions",
+             "-j", "daily_ledger_sync", "-c", str(tmp_path / "run.yaml")],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        with dg.DagsterInstance.get() as instance:
+            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+            (run,) = instance.get_runs()
+            assert run.is_success
+            logs = instance.all_logs(run.run_id)
+            assert any("multiprocess executor" in (e.message or "") for e in logs)
+            step_pids = {
+                e.dagster_event.pid
+                for e in logs
+                if e.step_key and e.dagster_event and e.dagster_event.pid
+            }
+            assert len(step_pids) >= 4  # every step in its own process: no state shared
+            checks = {
+                e.dagster_event.event_specific_data.check_name: e.dagster_event.event_specific_data
+                for e in logs
+                if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
+            }
+            assert checks["ledger_parity"].passed and checks["plan_parity"].passed
+        monkeypatch.delenv("DAGSTER_HOME")
+    posted = world.odoo.records(
+        "account.move", [["move_type", "=", "out_invoice"], ["state", "=", "posted"]]
+    )
+    assert posted
