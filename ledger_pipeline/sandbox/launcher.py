@@ -20,6 +20,7 @@ from pathlib import Path
 
 from psycopg2.extensions import parse_dsn
 
+from ledger_pipeline.odoo.transport import connect
 from ledger_pipeline.sandbox import postgres
 from ledger_pipeline.sandbox.lago_standin import LagoStandIn
 from ledger_pipeline.sandbox.odoo_standin import OdooStandIn
@@ -29,6 +30,7 @@ from ledger_pipeline.sandbox.stripe_standin import StripeStandIn
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # The sandbox's customers are in British Columbia, not Manitoba: its 12 % ties go to BC.
 TIE_PREFERENCE = "12% GST+PST BC"
+SANDBOX_USD_RATE_DATE = "2024-01-01"  # before the first sample invoice
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -78,6 +80,7 @@ def sandbox_world(
         LagoStandIn(sample, timezone=time_zone) as lago,
         OdooStandIn(version=odoo_version) as odoo,
     ):
+        seed_usd_rate(odoo)
         env = {
             "NEXACLOUD_DSN": nexacloud_dsn,
             "STRIPE_API_KEY": stripe.api_key,
@@ -92,6 +95,26 @@ def sandbox_world(
             "LEDGER_TAX_TIE_PREFERENCE": TIE_PREFERENCE,
         }
         yield SandboxWorld(sample, nexacloud_dsn, stripe, lago, odoo, env)
+
+
+def seed_usd_rate(odoo: OdooStandIn) -> None:
+    """What the finance team does first in a new Odoo: a USD rate, so USD invoices book at a real
+    rate (without one the pipeline quarantines them rather than let Odoo book at 1.0)."""
+    api = connect(odoo.url, odoo.database, odoo.api_key, login=odoo.login)
+    try:
+        (usd,) = api.search_read("res.currency", [["name", "=", "USD"]], ["id"])
+        api.create(
+            "res.currency.rate",
+            [
+                {
+                    "currency_id": usd["id"],
+                    "name": SANDBOX_USD_RATE_DATE,
+                    "inverse_company_rate": 1.37,
+                }
+            ],
+        )
+    finally:
+        api.close()
 
 
 def prepare_dagster_home(home: Path, name: str = "sandbox") -> dict[str, str]:
@@ -125,9 +148,9 @@ def run_daily_sync_once() -> bool:
 
     from ledger_pipeline.definitions import defs
     from ledger_pipeline.jobs import chain_run_config
-    from ledger_pipeline.settings import LedgerSettings
     from ledger_pipeline.ledger.stages import SourceOfTruth
     from ledger_pipeline.sandbox.summary import print_run_summary
+    from ledger_pipeline.settings import LedgerSettings
 
     job = defs.resolve_job_def("daily_ledger_sync")
     run_config = chain_run_config(
