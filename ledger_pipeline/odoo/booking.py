@@ -1,0 +1,227 @@
+"""Book a ledger plan into Odoo: setup, then per batch moves → posting → payments.
+
+Every write is safe to repeat after a failure at any call: moves and partners are found by key
+before anything is created, failed batch calls are re-read before they are retried or bisected,
+and payments are looked up before one is made. A re-run after any crash converges on the ledger
+one clean run would have left.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from decimal import Decimal
+
+from ledger_pipeline.ledger.model import PlannedMove
+from ledger_pipeline.odoo import ledger_setup, partners, payments, posting
+from ledger_pipeline.odoo.errors import OdooError, OdooTransportError
+from ledger_pipeline.odoo.ledger_setup import LedgerState
+from ledger_pipeline.odoo.report import BookingReport, BookingStep, summarize
+from ledger_pipeline.odoo.transport import OdooTransport
+from ledger_pipeline.odoo.values import chunks
+from ledger_pipeline.odoo.work import InvoiceWork
+
+log = logging.getLogger(__name__)
+
+FINAL_FIELDS = [
+    "name",
+    "state",
+    "payment_state",
+    "amount_untaxed",
+    "amount_tax",
+    "amount_total",
+    "amount_residual",
+]
+
+
+def book_moves(
+    odoo: OdooTransport,
+    moves: Sequence[PlannedMove],
+    *,
+    post: bool = True,
+    dry_run: bool = False,
+    batch_size: int = 100,
+) -> BookingReport:
+    """Book `moves` (create, rewrite, post when `post`, pay); a dry run only reads and predicts.
+
+    Odoo errors about one invoice fail that invoice only; a batch-wide refusal fails its batch;
+    Odoo becoming unreachable stops the run. Every invoice gets exactly one result either way.
+    """
+    calls_before = Counter(odoo.calls)
+    works = _one_work_per_invoice(moves)
+    warnings: list[str] = []
+    aborted: str | None = None
+    state: LedgerState | None = None
+    if not works:
+        return _report(odoo, works, calls_before, state, [], None, post=post, dry_run=dry_run)
+    try:
+        state = ledger_setup.discover(odoo, moves)
+        validate(works, state)
+        active = [w.plan for w in works if w.active]
+        ledger_setup.ensure(odoo, state, active, payments=post, dry_run=dry_run)
+    except (OdooError, OdooTransportError) as exc:
+        aborted = f"ledger setup failed: {exc}"
+        _fail_unfinished(works, aborted)
+    if state is not None and aborted is None:
+        for batch in chunks(works, batch_size):
+            if aborted is not None:
+                _fail_unfinished(batch, f"not attempted: {aborted}")
+                continue
+            try:
+                warnings += book_batch(odoo, state, batch, post=post, dry_run=dry_run)
+            except OdooTransportError as exc:  # Odoo down or unresponsive: stop asking it
+                aborted = str(exc)
+                _fail_unfinished(batch, exc)
+            except OdooError as exc:  # a batch-wide call refused: the next batch may be fine
+                log.warning("batch failed: %s", exc)
+                _fail_unfinished(batch, exc)
+    return _report(odoo, works, calls_before, state, warnings, aborted, post=post, dry_run=dry_run)
+
+
+def _report(
+    odoo: OdooTransport,
+    works: Sequence[InvoiceWork],
+    calls_before: Counter,
+    state: LedgerState | None,
+    warnings: list[str],
+    aborted: str | None,
+    *,
+    post: bool,
+    dry_run: bool,
+) -> BookingReport:
+    results = tuple(w.result() for w in works)
+    calls = Counter(odoo.calls)
+    calls.subtract(calls_before)
+    return BookingReport(
+        results=results,
+        calls={k: n for k, n in sorted(calls.items()) if n > 0},
+        summary=summarize(results, dry_run=dry_run, post=post),
+        dry_run=dry_run,
+        post=post,
+        protocol=odoo.protocol,
+        setup=tuple(state.changes) if state else (),
+        warnings=tuple(warnings),
+        aborted=aborted,
+    )
+
+
+def book_batch(
+    odoo: OdooTransport,
+    state: LedgerState,
+    works: Sequence[InvoiceWork],
+    *,
+    post: bool,
+    dry_run: bool,
+) -> list[str]:
+    """Book one batch; returns warnings that concern no single invoice."""
+    live = [w for w in works if w.active]
+    if state.keyed and live:
+        posting.find_existing(odoo, state, live)
+    resolution = partners.resolve_partners(
+        odoo, [w.plan.partner for w in live if w.active], dry_run=dry_run
+    )
+    for work in live:
+        key = work.plan.partner.key
+        if key in resolution.failures and work.odoo_state != "posted":
+            work.fail(resolution.failures[key])
+        work.partner_id = resolution.ids.get(key)
+    if dry_run:
+        for work in live:
+            if work.active and work.move is None:
+                work.did(BookingStep.CREATED)
+    else:
+        posting.create_moves(odoo, state, live)
+    posting.rewrite_drafts(odoo, state, live, dry_run=dry_run)
+    posting.check_totals(odoo, state, live, dry_run=dry_run)
+    if post:
+        posting.post_moves(odoo, live, dry_run=dry_run)
+        payments.settle_payments(odoo, state, live, dry_run=dry_run)
+    warnings = list(resolution.warnings)
+    if not dry_run:
+        try:
+            _read_final(odoo, live)
+        except (OdooError, OdooTransportError) as exc:  # only the report's details suffer
+            warnings.append(f"could not read the final states of this batch: {exc}")
+    return warnings
+
+
+def _one_work_per_invoice(moves: Sequence[PlannedMove]) -> list[InvoiceWork]:
+    """One result per invoice id: a repeated identical plan is booked once; differing ones fail."""
+    works: dict[str, InvoiceWork] = {}
+    for move in moves:
+        earlier = works.get(move.invoice_id)
+        if earlier is None:
+            works[move.invoice_id] = InvoiceWork(move)
+        elif earlier.plan != move and earlier.active:
+            earlier.fail(f"invoice {move.invoice_id} is planned twice, differently; not booked")
+        elif earlier.active:
+            earlier.notes.append("planned twice identically; booked once")
+    return list(works.values())
+
+
+def validate(works: Sequence[InvoiceWork], state: LedgerState) -> None:
+    """Stop, before any write, the invoices Odoo cannot book exactly."""
+    for work in works:
+        if not work.active:
+            continue
+        plan = work.plan
+        if not plan.lines:
+            work.fail("the plan has no lines to book")
+        elif any(ln.quantity * ln.unit_price != ln.amount for ln in plan.lines):
+            work.quarantine("a planned line's quantity × unit price is not its amount")
+        elif sum((ln.amount for ln in plan.lines), Decimal(0)) != plan.untaxed:
+            work.quarantine(f"the planned lines do not add up to the untaxed {plan.untaxed}")
+        elif plan.untaxed + plan.tax != plan.total:
+            work.quarantine(
+                f"untaxed {plan.untaxed} + tax {plan.tax} is not the total {plan.total}"
+            )
+        elif plan.tax_name and plan.tax_name not in state.taxes:
+            names = ", ".join(state.taxes) or "none"
+            work.quarantine(
+                f"sale tax {plan.tax_name!r} is not among this Odoo's active sale taxes ({names})"
+            )
+        else:
+            _check_currency(work, state)
+
+
+def _check_currency(work: InvoiceWork, state: LedgerState) -> None:
+    plan = work.plan
+    currency = state.currencies.get(plan.currency.upper())
+    if currency is None:
+        work.fail(f"currency {plan.currency} is unknown to this Odoo")
+    elif not currency.active:
+        work.fail(
+            f"currency {plan.currency} is inactive in Odoo (Odoo would refuse to post: "
+            f"'You cannot validate a document with an inactive currency: {plan.currency}'); "
+            "activate it to book this invoice"
+        )
+    elif plan.currency.upper() != state.company_currency and (
+        currency.earliest_rate is None or plan.invoice_date < currency.earliest_rate
+    ):
+        held = (
+            f"its first rate is dated {currency.earliest_rate}"
+            if currency.earliest_rate
+            else ("it holds no rate at all")
+        )
+        work.quarantine(
+            f"Odoo has no {plan.currency} rate on or before {plan.invoice_date} ({held}); it "
+            f"would silently book the invoice at rate 1.0 (contract §11)"
+        )
+
+
+def _read_final(odoo: OdooTransport, works: Sequence[InvoiceWork]) -> None:
+    """Names (given at posting), states and payment states after this run's writes."""
+    touched = [w for w in works if w.move_id and (w.steps or not w.active)]
+    rows = {
+        r["id"]: r for r in odoo.read("account.move", [w.move_id for w in touched], FINAL_FIELDS)
+    }
+    for work in touched:
+        if work.move_id in rows:
+            work.move.update(rows[work.move_id])
+
+
+def _fail_unfinished(works: Sequence[InvoiceWork], error: Exception | str) -> None:
+    for work in works:
+        if work.active:
+            work.fail(error)

@@ -1,0 +1,88 @@
+"""The Dagster resource: the only code the assets use to talk to Odoo."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Literal
+
+import dagster as dg
+from pydantic import Field
+
+from ledger_pipeline.ledger.model import PlannedMove
+from ledger_pipeline.ledger.taxes import SaleTax, TaxRounding
+from ledger_pipeline.odoo.booking import book_moves
+from ledger_pipeline.odoo.ledger_setup import read_company
+from ledger_pipeline.odoo.maintenance import PruneReport, prune_metered_shadow
+from ledger_pipeline.odoo.readback import LedgerReadBack, read_back
+from ledger_pipeline.odoo.report import BookingReport
+from ledger_pipeline.odoo.tax_catalogue import read_sale_taxes
+from ledger_pipeline.odoo.transport import OdooTransport, connect
+
+
+class OdooLedger(dg.ConfigurableResource):
+    """Odoo as the ledger of record, over JSON-2 (Odoo ≥ 19) or JSON-RPC (Odoo ≤ 18).
+
+    `protocol` "auto" asks the server (`GET /web/version`). `login` is only used by JSON-RPC,
+    which authenticates login + API key. Give `api_key` as `dg.EnvVar(...)`: it never appears in
+    errors, logs or reports.
+    """
+
+    url: str = Field(description="Odoo base URL, e.g. https://erp.example.com")
+    database: str = Field(description="Odoo database name (sent as X-Odoo-Database on JSON-2)")
+    api_key: str = Field(repr=False, description="API key of the Odoo integration user")
+    login: str = Field(default="admin", description="Odoo login of that user (JSON-RPC only)")
+    protocol: Literal["json2", "jsonrpc", "auto"] = "auto"
+    timeout: float = Field(default=120.0, description="seconds to wait for one Odoo call")
+    batch_size: int = Field(default=100, description="invoices per create/post call")
+
+    @contextmanager
+    def _connect(self, *, read_only: bool = False) -> Iterator[OdooTransport]:
+        odoo = connect(
+            self.url,
+            self.database,
+            self.api_key,
+            login=self.login,
+            protocol=self.protocol,
+            timeout=self.timeout,
+            read_only=read_only,
+        )
+        try:
+            yield odoo
+        finally:
+            odoo.close()
+
+    def sale_tax_catalogue(self) -> tuple[SaleTax, ...]:
+        """The company's active percent sale taxes and tax groups (zero-rate ones left out)."""
+        with self._connect(read_only=True) as odoo:
+            company_id, _, _ = read_company(odoo)
+            return tuple(t.sale_tax for t in read_sale_taxes(odoo, company_id).values())
+
+    def tax_rounding(self) -> TaxRounding:
+        """The company's `tax_calculation_rounding_method`."""
+        with self._connect(read_only=True) as odoo:
+            return read_company(odoo)[2]
+
+    def book(
+        self,
+        moves: Sequence[PlannedMove],
+        *,
+        post: bool = True,
+        dry_run: bool = False,
+        batch_size: int | None = None,
+    ) -> BookingReport:
+        """Create, rewrite, post and pay `moves`; in a dry run only read and report."""
+        with self._connect(read_only=dry_run) as odoo:
+            return book_moves(
+                odoo, moves, post=post, dry_run=dry_run, batch_size=batch_size or self.batch_size
+            )
+
+    def prune_metered_shadow(self, *, dry_run: bool = True) -> PruneReport:
+        """Delete (or archive) the old module's metered shadow data; a dry run only counts."""
+        with self._connect(read_only=dry_run) as odoo:
+            return prune_metered_shadow(odoo, dry_run=dry_run)
+
+    def read_back(self, keys: Sequence[str]) -> LedgerReadBack:
+        """Odoo's moves, totals, payments and revenue per account for these invoice keys."""
+        with self._connect(read_only=True) as odoo:
+            return read_back(odoo, keys, chunk_size=max(self.batch_size, 500))
