@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 
 import psycopg2
+import psycopg2.extensions
 from psycopg2 import sql
 from psycopg2.extensions import make_dsn, parse_dsn
 
@@ -58,41 +59,37 @@ def database_dsn(name: str, server: str | None = None) -> str:
     return make_dsn(**params)
 
 
-def create_database(name: str) -> str:
+@contextlib.contextmanager
+def _server_cursor() -> Iterator[psycopg2.extensions.cursor]:
+    """A cursor on the server's maintenance database, outside any transaction (CREATE DATABASE
+    and DROP DATABASE cannot run inside one)."""
     conn = psycopg2.connect(server_dsn())
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            yield cur
     finally:
         conn.close()
+
+
+def create_database(name: str) -> str:
+    with _server_cursor() as cur:
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return database_dsn(name)
 
 
 def ensure_database(name: str) -> str:
     """Create database `name` unless it exists; return its DSN."""
-    conn = psycopg2.connect(server_dsn())
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-            if cur.fetchone() is None:
-                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    finally:
-        conn.close()
+    with _server_cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if cur.fetchone() is None:
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return database_dsn(name)
 
 
 def drop_database(name: str) -> None:
-    conn = psycopg2.connect(server_dsn())
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-    finally:
-        conn.close()
+    with _server_cursor() as cur:
+        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @contextlib.contextmanager
