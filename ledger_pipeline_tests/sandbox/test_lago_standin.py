@@ -10,7 +10,6 @@ import uuid
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +17,12 @@ import pytest
 import requests
 import yaml
 
-from ledger_pipeline.ledger.model import Customer, SourceInvoice
+from ledger_pipeline.ledger.model import SourceInvoice
 from ledger_pipeline.sandbox.billing_scenarios import SourceScenario, scenario_for
 from ledger_pipeline.sandbox.lago_standin import LagoStandIn
 from ledger_pipeline.sandbox.sample_data import sample_invoices
 from ledger_pipeline.sources.lago_facts import lago_id_of
+from ledger_pipeline_tests.sources.lago_invoices import MARCH, invoice, lago_id
 
 S = SourceScenario
 SPEC_PATH = Path(
@@ -134,33 +134,6 @@ def spec() -> SpecChecker:
 
 
 # -- data ----------------------------------------------------------------------------------------
-
-CUSTOMER = Customer("u1", "Zoë Côté", "Érable Logistique", "zoe@example.com", None)
-MARCH = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
-
-
-def invoice(n: int, *, created: datetime = MARCH, paid: str | None = None, **kw) -> SourceInvoice:
-    """A NexaCloud `lago:` invoice: 100.00 + 13.00 CAD, paid an hour after creation by default."""
-    subtotal, tax = Decimal(kw.pop("subtotal", "100.00")), Decimal(kw.pop("tax", "13.00"))
-    amount_paid = Decimal(paid) if paid is not None else subtotal + tax
-    fields = dict(
-        invoice_id=f"NC{n}",
-        source_ref=f"lago:{uuid.UUID(int=n, version=4)}",
-        number=f"NC-{n:07d}",
-        customer=CUSTOMER,
-        created_at=created,
-        currency="CAD",
-        status="paid" if amount_paid >= subtotal + tax else "open",
-        subtotal=subtotal,
-        tax=tax,
-        amount_paid=amount_paid,
-        paid_at=created + timedelta(hours=1) if amount_paid else None,
-    )
-    return SourceInvoice(**(fields | kw))
-
-
-def lago_id(inv: SourceInvoice) -> str:
-    return str(lago_id_of(inv.source_ref))
 
 
 def get(lago: LagoStandIn, path: str, key: str | None = "", **params: Any) -> requests.Response:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -13,7 +12,6 @@ import pytest
 
 from ledger_pipeline.ledger.model import (
     BillingSystem,
-    Customer,
     SourceInvoice,
     VerificationOutcome,
 )
@@ -22,35 +20,10 @@ from ledger_pipeline.sandbox.lago_standin import LagoStandIn
 from ledger_pipeline.sandbox.sample_data import sample_invoices
 from ledger_pipeline.sources.lago import NO_CREDENTIALS, LagoVerifier
 from ledger_pipeline.sources.lago_facts import lago_id_of, listing_windows
+from ledger_pipeline_tests.sources.lago_invoices import MARCH, invoice, lago_id
 
 S = SourceScenario
 Out = VerificationOutcome
-CUSTOMER = Customer("u1", "Zoë Côté", "Érable Logistique", "zoe@example.com", None)
-MARCH = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
-
-
-def invoice(n: int, *, created: datetime = MARCH, paid: str | None = None, **kw) -> SourceInvoice:
-    """A NexaCloud `lago:` invoice: 100.00 + 13.00 CAD, paid an hour after creation by default."""
-    subtotal, tax = Decimal(kw.pop("subtotal", "100.00")), Decimal(kw.pop("tax", "13.00"))
-    amount_paid = Decimal(paid) if paid is not None else subtotal + tax
-    fields = dict(
-        invoice_id=f"NC{n}",
-        source_ref=f"lago:{uuid.UUID(int=n, version=4)}",
-        number=f"NC-{n:07d}",
-        customer=CUSTOMER,
-        created_at=created,
-        currency="CAD",
-        status="paid" if amount_paid >= subtotal + tax else "open",
-        subtotal=subtotal,
-        tax=tax,
-        amount_paid=amount_paid,
-        paid_at=created + timedelta(hours=1) if amount_paid else None,
-    )
-    return SourceInvoice(**(fields | kw))
-
-
-def lago_id(inv: SourceInvoice) -> str:
-    return str(lago_id_of(inv.source_ref))
 
 
 def standin(invoices, scenarios: dict[str, SourceScenario] | None = None, **kw) -> LagoStandIn:
