@@ -50,6 +50,24 @@ def chain_run_config(
     }
 
 
+def daily_sync_run_config(
+    settings: LedgerSettings,
+    *,
+    created_since: str | None = None,
+    invoice_ids: list[str] | None = None,
+) -> dict:
+    """The automatic path's run config (schedule, sensor, sandbox): verified, posted, paid."""
+    return chain_run_config(
+        settings,
+        source_of_truth=SourceOfTruth.VERIFIED,
+        dry_run=False,
+        post=True,
+        register_payments=True,
+        created_since=created_since,
+        invoice_ids=invoice_ids,
+    )
+
+
 def build_jobs(settings: LedgerSettings) -> list:
     def job(name: str, description: str, **choices):
         return dg.define_asset_job(

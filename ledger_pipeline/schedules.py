@@ -4,8 +4,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from ledger_pipeline.jobs import chain_run_config
-from ledger_pipeline.ledger.stages import SourceOfTruth
+from ledger_pipeline.jobs import daily_sync_run_config
 from ledger_pipeline.settings import LedgerSettings
 
 
@@ -23,14 +22,7 @@ def build_daily_schedule(settings: LedgerSettings) -> dg.ScheduleDefinition:
         since = day - timedelta(days=settings.sync_lookback_days)
         return dg.RunRequest(
             run_key=f"daily-ledger-sync-{day.isoformat()}",
-            run_config=chain_run_config(
-                settings,
-                source_of_truth=SourceOfTruth.VERIFIED,
-                dry_run=False,
-                post=True,
-                register_payments=True,
-                created_since=since.isoformat(),
-            ),
+            run_config=daily_sync_run_config(settings, created_since=since.isoformat()),
             tags={"ledger/sync_day": day.isoformat()},
         )
 

@@ -6,8 +6,7 @@ import time
 import dagster as dg
 
 from ledger_pipeline.assets import UNVERIFIED_METADATA_KEY
-from ledger_pipeline.jobs import chain_run_config
-from ledger_pipeline.ledger.stages import SourceOfTruth
+from ledger_pipeline.jobs import daily_sync_run_config
 from ledger_pipeline.settings import LedgerSettings
 from ledger_pipeline.unverified_tracker import (
     BackoffPolicy,
@@ -73,14 +72,7 @@ def build_unverified_sensor(
         context.update_cursor(state.to_json())
         return dg.RunRequest(
             run_key=run_key,
-            run_config=chain_run_config(
-                settings,
-                source_of_truth=SourceOfTruth.VERIFIED,
-                dry_run=False,
-                post=True,
-                register_payments=True,
-                invoice_ids=ready,
-            ),
+            run_config=daily_sync_run_config(settings, invoice_ids=ready),
             tags={RETRY_TAG: run_key},
         )
 

@@ -147,19 +147,12 @@ def run_daily_sync_once() -> bool:
     import dagster as dg
 
     from ledger_pipeline.definitions import defs
-    from ledger_pipeline.jobs import chain_run_config
-    from ledger_pipeline.ledger.stages import SourceOfTruth
+    from ledger_pipeline.jobs import daily_sync_run_config
     from ledger_pipeline.sandbox.summary import print_run_summary
     from ledger_pipeline.settings import LedgerSettings
 
     job = defs.resolve_job_def("daily_ledger_sync")
-    run_config = chain_run_config(
-        LedgerSettings.from_env(),
-        source_of_truth=SourceOfTruth.VERIFIED,
-        dry_run=False,
-        post=True,
-        register_payments=True,
-    )
+    run_config = daily_sync_run_config(LedgerSettings.from_env())
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             run_config=run_config, instance=instance, raise_on_error=False
