@@ -1,4 +1,4 @@
-"""The code location loads, names what a person looks for, and its schedule asks for the right run."""
+"""The code location loads, names what a person looks for, and its schedule asks the right run."""
 
 import os
 import subprocess

@@ -25,7 +25,8 @@ def postgres_instance_env(home: Path, dsn: str) -> dict[str, str]:
     host = params.get("host", "127.0.0.1")
     if host.startswith("/"):  # an embedded server on a socket: the same storage, by URL
         config = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())
-        url = f"postgresql+psycopg2://{params.get('user', 'postgres')}@/{params['dbname']}?host={host}"
+        user, database = params.get("user", "postgres"), params["dbname"]
+        url = f"postgresql+psycopg2://{user}@/{database}?host={host}"
         config["storage"] = {"postgres": {"postgres_url": url}}
         (home / "dagster.yaml").write_text(yaml.safe_dump(config))
     else:

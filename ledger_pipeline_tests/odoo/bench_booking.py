@@ -20,7 +20,6 @@ from ledger_pipeline.odoo import BookingAction
 from ledger_pipeline.odoo.resource import OdooLedger
 from ledger_pipeline.sandbox.odoo_standin import OdooStandIn
 from ledger_pipeline_tests.odoo.plans import BACKUP, HOSTING, MANAGED, line, move, paid_in_full
-from ledger_pipeline_tests.odoo.standin_speed import disable_nagle
 
 PROTOCOL = {18: "jsonrpc", 19: "json2"}
 
@@ -84,10 +83,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--version", type=int, choices=(18, 19), action="append")
-    parser.add_argument("--with-nagle", action="store_true")
     args = parser.parse_args()
-    if not args.with_nagle:
-        disable_nagle()
     for version in args.version or (18, 19):
         run(version, args.invoices, args.latency_ms, args.batch_size)
 

@@ -15,9 +15,6 @@ from ledger_pipeline.odoo.resource import OdooLedger
 from ledger_pipeline.odoo.transport import READ_METHODS, OdooTransport, connect
 from ledger_pipeline.odoo.values import m2o_id, m2o_name
 from ledger_pipeline.sandbox.odoo_standin import OdooStandIn
-from ledger_pipeline_tests.odoo.standin_speed import disable_nagle
-
-disable_nagle()  # ~40 ms less per call; see standin_speed
 
 PROTOCOL = {18: "jsonrpc", 19: "json2"}
 VERSIONS = [pytest.param(18, id="odoo18-jsonrpc"), pytest.param(19, id="odoo19-json2")]

@@ -1,0 +1,313 @@
+"""The stand-in as a server on loopback: routes, call counting, injected latency and faults."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from . import texts
+from .database import Database
+from .errors import NotFound, OdooError, ServerError
+from .protocols import Json2, JsonRpc, decode, encode, error_object, web_version
+
+JSON = "application/json; charset=utf-8"
+NOT_FOUND_PAGE = (
+    b"<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n"
+    b"<p>The requested URL was not found on the server. If you entered the URL manually please "
+    b"check your spelling and try again.</p>\n"
+)
+BAD_GATEWAY_PAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>\n"
+FAULT_MESSAGE = "injected fault: the server failed this call and changed nothing"
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str  # "fail", "after_commit" or "time_out"
+    message: str = FAULT_MESSAGE
+    status: int | None = None  # after_commit: None drops the connection, else this HTTP status
+    seconds: float = 0.0
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+    content_type: str = JSON
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class OdooStandIn:
+    """An Odoo 18 (JSON-RPC) or 19 (JSON-2, and the deprecated JSON-RPC) server on 127.0.0.1.
+
+    State lives in memory; each call is one transaction. Calls are counted per (model, method);
+    `fail_call`, `fail_after_commit` and `time_out_call` act on the k-th call from now (k=1 is
+    the next one).
+    """
+
+    def __init__(
+        self,
+        version: int = 18,
+        port: int = 0,
+        *,
+        api_key: str | None = None,
+        database: str = "nexacloud",
+        login: str = "admin",
+    ):
+        self.version = version
+        self.database = database
+        self.login = login
+        self.api_key = api_key or secrets.token_hex(20)
+        self.latency_ms = 0
+        self.call_log: list[tuple[str, str]] = []
+        self._port = port
+        self._db = Database(version, database)
+        self._jsonrpc = JsonRpc(self._db, self.api_key, login)
+        self._json2 = Json2(self._db, self.api_key) if version >= 19 else None
+        self._faults: dict[int, Fault] = {}  # by call number since start, never reset
+        self._calls_made = 0
+        self._counter_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> OdooStandIn:
+        self._stopping.clear()
+        handler = type("Handler", (_Handler,), {"standin": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            args=(0.02,),  # poll often: stop() waits for the loop to notice
+            name=f"odoo{self.version}-standin",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+        self._server = self._thread = None
+
+    def serve_forever(self) -> None:
+        """Block until the server stops (Ctrl-C stops it)."""
+        if self._server is None:
+            self.start()
+        try:
+            self._thread.join()
+        finally:
+            self.stop()
+
+    def __enter__(self) -> OdooStandIn:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the stand-in is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    # -- observation and faults -----------------------------------------------------------------
+    def call_counts(self) -> Counter:
+        with self._counter_lock:
+            return Counter(self.call_log)
+
+    def reset_counts(self) -> None:
+        with self._counter_lock:
+            self.call_log.clear()
+
+    def fail_call(self, k: int, message: str = FAULT_MESSAGE) -> None:
+        """The k-th call from now answers an Odoo server error and changes nothing."""
+        self._schedule(k, Fault("fail", message))
+
+    def fail_after_commit(self, k: int, status: int | None = None) -> None:
+        """The k-th call from now does its work, then the connection drops (or, with `status`,
+        a gateway answers that status), so the client cannot know it succeeded."""
+        self._schedule(k, Fault("after_commit", status=status))
+
+    def time_out_call(self, k: int, seconds: float) -> None:
+        """The k-th call from now does its work but answers only after `seconds`."""
+        self._schedule(k, Fault("time_out", seconds=seconds))
+
+    def clear_faults(self) -> None:
+        with self._counter_lock:
+            self._faults.clear()
+
+    def records(self, model: str, domain=None) -> list[dict]:
+        """The records of `model` as `search_read` returns them over the wire (archived ones
+        included), read directly: no HTTP, not counted."""
+        return json.loads(encode(self._db.records(model, domain)))
+
+    def _schedule(self, k: int, fault: Fault) -> None:
+        if k < 1:
+            raise ValueError("k counts calls from now: 1 is the next call")
+        with self._counter_lock:
+            self._faults[self._calls_made + k] = fault
+
+    def _begin_call(self, key: tuple[str, str]) -> Fault | None:
+        with self._counter_lock:
+            self.call_log.append(key)
+            self._calls_made += 1
+            return self._faults.pop(self._calls_made, None)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    standin: OdooStandIn
+    protocol_version = "HTTP/1.1"
+    server_version = "Werkzeug/3.0.1"
+    disable_nagle_algorithm = True  # headers and body go in two sends; don't wait between them
+
+    def log_message(self, format: str, *args) -> None:  # quiet: tests read the call log instead
+        pass
+
+    def do_GET(self) -> None:
+        self._drain()
+        if self.path.split("?")[0] == "/web/version":
+            self._call(
+                ("web", "version"),
+                lambda: Reply(200, encode(web_version(self.standin.version))),
+                self._json2_failure,
+            )
+        elif self._json2_path() is not None:
+            self._send(self._json2_not_found())
+        else:
+            self._send(Reply(404, NOT_FOUND_PAGE, "text/html; charset=utf-8"))
+
+    def do_POST(self) -> None:
+        body = self._drain()
+        path = self.path.split("?")[0]
+        if path == "/jsonrpc":
+            self._jsonrpc(body)
+            return
+        route = self._json2_path()
+        if route is None:
+            self._send(Reply(404, NOT_FOUND_PAGE, "text/html; charset=utf-8"))
+        elif not route:
+            self._send(self._json2_not_found())
+        elif not self.headers.get("Content-Type", "").startswith("application/json"):
+            self._send(
+                Reply(
+                    415,
+                    b"<!doctype html>\n<title>415 Unsupported Media Type</title>\n"
+                    b"<h1>Unsupported Media Type</h1>\n",
+                    "text/html; charset=utf-8",
+                )
+            )
+        else:
+            model, method = route
+            self._call(
+                (model, method), lambda: self._json2_reply(model, method, body), self._json2_failure
+            )
+
+    # -- protocols ------------------------------------------------------------------------------
+    def _jsonrpc(self, body: bytes) -> None:
+        try:
+            request = decode(body)
+        except ValueError:
+            request = None
+        if not isinstance(request, dict):
+            self._send(
+                Reply(
+                    400,
+                    encode(
+                        {
+                            "jsonrpc": "2.0",
+                            "id": None,
+                            "error": {"code": 400, "message": "Bad Request", "data": {}},
+                        }
+                    ),
+                )
+            )
+            return
+        rpc = self.standin._jsonrpc
+        self._call(
+            rpc.key(request),
+            lambda: Reply(200, encode(rpc.answer(request))),
+            lambda error: Reply(200, encode(rpc.failure(request, error))),
+        )
+
+    def _json2_path(self) -> tuple[str, str] | tuple[()] | None:
+        """(model, method) for a JSON-2 route, () for /json/2 without both, None otherwise."""
+        if self.standin._json2 is None:
+            return None
+        parts = self.path.split("?")[0].strip("/").split("/")
+        if parts[:2] != ["json", "2"]:
+            return None
+        if len(parts) == 4 and self.command == "POST":
+            return parts[2], parts[3]
+        return ()
+
+    def _json2_reply(self, model: str, method: str, body: bytes) -> Reply:
+        status, payload = self.standin._json2.answer(
+            model,
+            method,
+            body,
+            self.headers.get("Authorization"),
+            self.headers.get("X-Odoo-Database"),
+        )
+        headers = (("WWW-Authenticate", "Bearer "),) if status == 401 else ()
+        return Reply(status, encode(payload), JSON, headers)
+
+    def _json2_not_found(self) -> Reply:
+        return Reply(404, encode(error_object(NotFound(texts.JSON2_ROUTE_HINT))))
+
+    @staticmethod
+    def _json2_failure(error: OdooError) -> Reply:
+        return Reply(error.status, encode(error_object(error)))
+
+    # -- one call, with latency and faults ------------------------------------------------------
+    def _call(self, key: tuple[str, str], run, failure) -> None:
+        standin = self.standin
+        fault = standin._begin_call(key)
+        if standin.latency_ms:
+            time.sleep(standin.latency_ms / 1000)
+        if fault and fault.kind == "fail":
+            self._send(failure(ServerError("psycopg2.OperationalError", fault.message)))
+            return
+        reply = run()
+        if fault and fault.kind == "after_commit":
+            if fault.status is None:
+                self._drop()
+            else:
+                self._send(Reply(fault.status, BAD_GATEWAY_PAGE, "text/html"))
+            return
+        if fault and fault.kind == "time_out":
+            standin._stopping.wait(fault.seconds)
+        self._send(reply)
+
+    # -- HTTP plumbing --------------------------------------------------------------------------
+    def _drain(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, reply: Reply) -> None:
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.body)))
+            for name, value in reply.headers:
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(reply.body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):  # the client may be gone already
+            self.connection.shutdown(socket.SHUT_RDWR)
