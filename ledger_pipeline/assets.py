@@ -27,7 +27,7 @@ from ledger_pipeline.ledger.taxes import (
 )
 from ledger_pipeline.metadata import table
 from ledger_pipeline.odoo.resource import OdooLedger
-from ledger_pipeline.outcomes import FinalState, OdooBooking, final_outcomes
+from ledger_pipeline.outcomes import FinalState, OdooBooking, booked_totals, final_outcomes
 from ledger_pipeline.sources.lago import LagoVerifier
 from ledger_pipeline.sources.nexacloud import NexaCloudReader
 from ledger_pipeline.sources.stripe import StripeVerifier
@@ -225,11 +225,11 @@ def odoo_invoices(
         context.log.error(f"Odoo became unusable mid-run: {report.aborted}")
     return dg.MaterializeResult(
         value=booking,
-        metadata=booking_metadata(report, outcomes, states),
+        metadata=booking_metadata(report, outcomes, states, booked_totals(ledger_plan, outcomes)),
     )
 
 
-def booking_metadata(report, outcomes, states: Counter) -> dict:
+def booking_metadata(report, outcomes, states: Counter, totals: dict) -> dict:
     problems = [
         {"invoice_id": o.invoice_id, "state": str(o.state), "why": o.detail}
         for o in outcomes
@@ -247,6 +247,7 @@ def booking_metadata(report, outcomes, states: Counter) -> dict:
         **{f"invoices_{state}": states.get(str(state), 0) for state in FinalState},
         "odoo": dg.MetadataValue.json({k: v for k, v in summary.items() if k != "payment_state"}),
         "payment_state": dg.MetadataValue.md(str(summary.get("payment_state", ""))),
+        "totals_posted_and_paid": dg.MetadataValue.json(totals),
         "odoo_calls": report.total_calls,
         "failed_quarantined_unverified": table(problems, ["invoice_id", "state", "why"]),
         "odoo_moves": table(booked, ["invoice_id", "move", "state", "payment_state"]),

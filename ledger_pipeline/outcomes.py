@@ -159,3 +159,21 @@ def revenue_by_account(moves: list[PlannedMove]) -> dict[str, Decimal]:
 
 def _fmt(revenue) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(revenue.items()))
+
+
+def booked_totals(plan: LedgerPlan, outcomes: list[InvoiceOutcome]) -> dict[str, dict[str, str]]:
+    """Per currency: the total posted (credit notes net) and the payments reconciled in Odoo."""
+    moves = {d.invoice_id: d.move for d in plan.planned()}
+    posted: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    paid: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for outcome in outcomes:
+        move = moves.get(outcome.invoice_id)
+        if move is None or outcome.state not in (FinalState.POSTED, FinalState.PAID):
+            continue
+        posted[move.currency] += -move.total if move.move_type == "out_refund" else move.total
+        if outcome.state is FinalState.PAID and move.payment:
+            paid[move.currency] += move.payment.amount
+    return {
+        currency: {"posted": str(posted[currency]), "paid": str(paid.get(currency, ZERO))}
+        for currency in sorted(posted)
+    }

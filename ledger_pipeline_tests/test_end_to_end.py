@@ -72,6 +72,12 @@ def test_daily_sync_books_verified_invoices_and_ledger_parity_holds(world):
 
     meta = result.asset_materializations_for_node("odoo_invoices")[0].metadata
     assert meta["invoices_paid"].value == sum(1 for o in outcomes if o.state is FinalState.PAID)
+    paid_total = sum(
+        (planned[o.invoice_id].payment.amount for o in outcomes if o.state is FinalState.PAID),
+        Decimal(0),
+    )
+    totals = meta["totals_posted_and_paid"].value
+    assert sum(Decimal(t["paid"]) for t in totals.values()) == paid_total > 0
     assert any(row.data["move"].startswith("INV/") for row in meta["odoo_moves"].value.records)
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from decimal import Decimal
+from collections import Counter
 
 import dagster as dg
 
 from ledger_pipeline.ledger import summary
-from ledger_pipeline.ledger.model import ZERO
-from ledger_pipeline.outcomes import FinalState, OdooBooking, final_outcomes
+from ledger_pipeline.outcomes import FinalState, OdooBooking, booked_totals, final_outcomes
 
 SHOWN = 8  # rows per list; the UI has them all
 
@@ -18,25 +16,15 @@ def render_summary(booking: OdooBooking, checks: dict[str, bool]) -> str:
     plan, report = booking.plan, booking.report
     outcomes = final_outcomes(plan, report)
     states = Counter(o.state for o in outcomes)
-    moves = {d.invoice_id: d.move for d in plan.planned()}
-    booked: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    paid: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for o in outcomes:
-        move = moves.get(o.invoice_id)
-        if move is None or o.state not in (FinalState.POSTED, FinalState.PAID):
-            continue
-        sign = -1 if move.move_type == "out_refund" else 1
-        booked[move.currency] += sign * move.total
-        if o.state is FinalState.PAID and move.payment:
-            paid[move.currency] += move.payment.amount
+    totals = booked_totals(plan, outcomes)
 
     lines = [
         f"NexaCloud → Odoo ({plan.source_of_truth} path, "
         f"{'DRY RUN' if report.dry_run else 'written'}; tax catalogue {plan.tax_catalogue}, "
         f"{plan.tax_rounding})",
         "  invoices: " + ", ".join(f"{states.get(s, 0)} {s}" for s in FinalState),
-        "  posted (net of credit notes): " + _money(booked),
-        "  paid and reconciled: " + _money(paid),
+        "  posted (net of credit notes): " + _money(totals, "posted"),
+        "  paid and reconciled: " + _money(totals, "paid"),
         f"  Odoo calls: {report.total_calls}",
         f"  payment state: {report.summary.get('payment_state', '')}",
         "  revenue by family:",
@@ -67,8 +55,8 @@ def render_summary(booking: OdooBooking, checks: dict[str, bool]) -> str:
     return "\n".join(lines)
 
 
-def _money(amounts: dict[str, Decimal]) -> str:
-    return ", ".join(f"{currency} {amount}" for currency, amount in sorted(amounts.items())) or "0"
+def _money(totals: dict[str, dict[str, str]], which: str) -> str:
+    return ", ".join(f"{currency} {amounts[which]}" for currency, amounts in totals.items()) or "0"
 
 
 def print_run_summary(result: dg.ExecuteInProcessResult) -> None:
