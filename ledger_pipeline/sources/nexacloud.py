@@ -70,7 +70,9 @@ class InvoiceFilter:
 class NexaCloudReader(dg.ConfigurableResource):
     """Reads NexaCloud's invoices. The DSN comes from `NEXACLOUD_DSN`; its password is a secret."""
 
-    dsn: str = Field(description="libpq DSN or URI of NexaCloud's database (read-only use)")
+    dsn: str = Field(
+        repr=False, description="libpq DSN or URI of NexaCloud's database (read-only use)"
+    )
     chunk_size: int = Field(default=2000, description="rows fetched per round trip")
     connect_timeout: int = Field(default=10, description="seconds")
 
