@@ -62,6 +62,12 @@ def test_daily_sync_books_verified_invoices_and_ledger_parity_holds(world):
         key = move["x_fc_nexacloud_invoice_id"]
         assert Decimal(str(move["amount_total"])) == planned[key].total
 
+    # No secret reaches the run's logs, events or metadata.
+    logged = repr(instance.all_logs(result.run_id))
+    assert "NCR.HOSTING" in logged and "unverified_invoices" in logged  # metadata is in there
+    for secret in (world.stripe.api_key, world.lago.api_key, world.odoo.api_key):
+        assert secret not in logged
+
     # An identical re-run writes nothing: Odoo's call log holds only reads.
     world.odoo.reset_counts()
     again = run(defs, "daily_ledger_sync", daily(), instance)
