@@ -43,7 +43,7 @@ def nexacloud_invoices(
 ) -> dg.MaterializeResult:
     """NexaCloud's invoices with their items and customers, read-only from its database."""
     invoices = tuple(nexacloud.iter_invoices(config.invoice_filter()))
-    extract = InvoiceExtract(invoices, config.time_zone, config.describe())
+    extract = InvoiceExtract(invoices, config.zone, config.describe())
     by_source = Counter(_source_system(inv.source_ref) for inv in invoices)
     context.log.info(f"read {len(invoices)} NexaCloud invoices ({extract.selection})")
     return dg.MaterializeResult(
@@ -51,7 +51,7 @@ def nexacloud_invoices(
         metadata={
             "invoices": len(invoices),
             "selection": extract.selection,
-            "time_zone": config.time_zone,
+            "time_zone": config.zone,
             "by_billing_system": dg.MetadataValue.json(dict(sorted(by_source.items()))),
         },
     )
@@ -163,17 +163,18 @@ def ledger_plan(
 
 
 def _plan_settings(config: PlanConfig, odoo: OdooLedger) -> tuple[PlanSettings, str]:
-    tie = tuple(config.tax_tie_preference)
+    tie = config.tie_preference()
+    choice = config.catalogue_choice()
     built_in = {
         "odoo18": (ODOO18_SALE_TAXES, TaxRounding.PER_LINE),
         "odoo19": (ODOO19_SALE_TAXES, TaxRounding.GLOBALLY),
     }
-    if config.tax_catalogue in built_in:
-        catalogue, rounding = built_in[config.tax_catalogue]
-        return PlanSettings(catalogue, rounding, tie), f"{config.tax_catalogue} chart (built in)"
-    if config.tax_catalogue != "odoo":
+    if choice in built_in:
+        catalogue, rounding = built_in[choice]
+        return PlanSettings(catalogue, rounding, tie), f"{choice} chart (built in)"
+    if choice != "odoo":
         raise dg.Failure(
-            f"tax_catalogue must be 'odoo', 'odoo18' or 'odoo19', not {config.tax_catalogue!r}",
+            f"tax_catalogue must be 'odoo', 'odoo18' or 'odoo19', not {choice!r}",
             allow_retries=False,
         )
     return PlanSettings(odoo.sale_tax_catalogue(), odoo.tax_rounding(), tie), "read from Odoo"

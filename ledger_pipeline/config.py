@@ -1,7 +1,9 @@
 """Run configuration: what a person chooses when launching a run (Dagster `Config`).
 
 Each asset takes only the choices that concern it; the time zone is chosen once, at extraction,
-and travels downstream with the invoices so every date of a run is read in the same zone.
+and travels downstream with the invoices so every date of a run is read in the same zone. A
+choice left unset falls back to the deployment's settings (`LEDGER_*`, read at run time), so
+materializing from the UI books exactly as the scheduled job does.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import dagster as dg
 from pydantic import Field, field_validator
 
 from ledger_pipeline.ledger.stages import SourceOfTruth
+from ledger_pipeline.settings import LedgerSettings
 from ledger_pipeline.sources.nexacloud import InvoiceFilter
 
 
@@ -39,21 +42,28 @@ class ExtractConfig(dg.Config):
     invoice_ids: list[str] = Field(
         default_factory=list, description="only these NexaCloud invoice ids (empty: all)"
     )
-    time_zone: str = Field(
-        default="UTC", description="IANA time zone in which invoice and payment dates are read"
+    time_zone: str | None = Field(
+        default=None,
+        description="IANA time zone in which invoice and payment dates are read "
+        "(unset: LEDGER_TIME_ZONE, default UTC)",
     )
 
     @field_validator("time_zone")
     @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {value!r}") from None
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown IANA time zone {value!r}") from None
         return value
 
+    @property
+    def zone(self) -> str:
+        return self.time_zone or LedgerSettings.from_env().time_zone
+
     def invoice_filter(self) -> InvoiceFilter:
-        tz = ZoneInfo(self.time_zone)
+        tz = ZoneInfo(self.zone)
         return InvoiceFilter(
             created_since=parse_moment(self.created_since, tz) if self.created_since else None,
             created_until=parse_moment(self.created_until, tz) if self.created_until else None,
@@ -66,7 +76,7 @@ class ExtractConfig(dg.Config):
             parts.append(f"{len(self.invoice_ids)} explicit invoice id(s)")
         if self.created_since or self.created_until:
             since, until = self.created_since or "the beginning", self.created_until or "now"
-            parts.append(f"created from {since} until {until} ({self.time_zone})")
+            parts.append(f"created from {since} until {until} ({self.zone})")
         return "; ".join(parts) or "every invoice"
 
 
@@ -88,16 +98,26 @@ class VerifyConfig(dg.Config):
 
 
 class PlanConfig(dg.Config):
-    tax_catalogue: str = Field(
-        default="odoo",
+    tax_catalogue: str | None = Field(
+        default=None,
         description="odoo: read the sale taxes and rounding from Odoo; odoo18 / odoo19: the "
-        "Canadian chart as those versions install it (no Odoo call)",
+        "Canadian chart as those versions install it (no Odoo call); unset: "
+        "LEDGER_TAX_CATALOGUE, default odoo",
     )
-    tax_tie_preference: list[str] = Field(
-        default_factory=list,
+    tax_tie_preference: list[str] | None = Field(
+        default=None,
         description="sale tax names, first preferred, to break ties between taxes that compute "
-        "the same amount (e.g. '12% GST+PST BC' over '12% GST+PST MB'); empty: quarantine ties",
+        "the same amount (e.g. '12% GST+PST BC' over '12% GST+PST MB'); [] quarantines ties; "
+        "unset: LEDGER_TAX_TIE_PREFERENCE",
     )
+
+    def catalogue_choice(self) -> str:
+        return self.tax_catalogue or LedgerSettings.from_env().tax_catalogue
+
+    def tie_preference(self) -> tuple[str, ...]:
+        if self.tax_tie_preference is None:
+            return LedgerSettings.from_env().tax_tie_preference
+        return tuple(self.tax_tie_preference)
 
 
 class PostConfig(dg.Config):

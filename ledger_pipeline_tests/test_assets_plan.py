@@ -171,3 +171,18 @@ def test_missing_credentials_leave_invoices_unverified_not_a_crash(nexacloud):
     plan = result.output_for_node("ledger_plan")
     assert {d.outcome for d in plan.decisions} == {PlanOutcome.UNVERIFIED}
     assert any("credentials" in (d.reason or "") for d in plan.decisions)
+
+
+def test_unset_choices_fall_back_to_the_deployment_settings(nexacloud, monkeypatch):
+    """Materializing from the UI with no config books as the scheduled job does."""
+    reader, _ = nexacloud
+    monkeypatch.setenv("LEDGER_TIME_ZONE", "America/Halifax")
+    monkeypatch.setenv("LEDGER_TAX_CATALOGUE", "odoo18")
+    monkeypatch.setenv("LEDGER_TAX_TIE_PREFERENCE", "12% GST+PST MB")
+    config = {"ops": {"verified_invoices": {"config": {"source_of_truth": "nexacloud"}}}}
+    result = materialize({"nexacloud": reader, **no_sources()}, config)
+    assert result.success
+    plan = result.output_for_node("ledger_plan")
+    assert plan.tax_catalogue == "odoo18 chart (built in)"
+    assert "12% GST+PST MB" in {d.move.tax_name for d in plan.planned()}
+    assert result.output_for_node("nexacloud_invoices").time_zone == "America/Halifax"
