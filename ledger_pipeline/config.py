@@ -8,7 +8,7 @@ materializing from the UI books exactly as the scheduled job does.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dagster as dg
@@ -25,9 +25,7 @@ def parse_moment(value: str, tz: ZoneInfo) -> datetime:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{value!r} is not an ISO date or datetime (e.g. 2026-03-01)") from None
-    if len(value) == 10:  # a plain date
-        moment = datetime.combine(date.fromisoformat(value), time(), tz)
-    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)  # a plain date is midnight
 
 
 class ExtractConfig(dg.Config):
