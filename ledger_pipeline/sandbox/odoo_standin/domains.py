@@ -8,6 +8,7 @@ matches" and negative ones "no value matches", as Odoo's SQL does.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -82,11 +83,17 @@ def match(operator: str, target: object, boolean: bool) -> Callable[[list], bool
         wanted = list(target) if operator == "in" and isinstance(target, list | tuple) else [target]
         nulls = not boolean and any(w is False or w is None for w in wanted)
         wanted = [w for w in wanted if boolean or (w is not False and w is not None)]
+        # Ids and strings compare by hash: a 500-id `in` costs one lookup per value, not 500
+        # comparisons (numeric hashes agree across int, float and Decimal, as `_same` does).
+        lookup = frozenset(wanted) if all(type(w) in (int, str) for w in wanted) else None
 
         def equal(values: list) -> bool:
             present = [v for v in values if v is not None]
             if nulls and not present:
                 return True
+            if lookup is not None:
+                with contextlib.suppress(TypeError):  # an unhashable value: compare one by one
+                    return any(v in lookup for v in present)
             return any(_same(v, w) for v in present for w in wanted)
 
         return equal
