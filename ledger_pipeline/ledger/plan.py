@@ -9,7 +9,7 @@ else quarantine.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -72,19 +72,6 @@ def source_facts(facts: SourceFacts) -> BookingFacts:
         paid_date=facts.paid_date,
         basis=str(facts.system),
     )
-
-
-def plan_ledger(
-    invoices: Iterable[SourceInvoice],
-    facts_by_id: Mapping[str, BookingFacts],
-    settings: PlanSettings,
-) -> list[PlanDecision]:
-    """A decision for every invoice that has booking facts (the others are not the plan's)."""
-    return [
-        plan_invoice(inv, facts_by_id[inv.invoice_id], settings)
-        for inv in invoices
-        if inv.invoice_id in facts_by_id
-    ]
 
 
 def plan_invoice(
