@@ -78,7 +78,7 @@ def verified_invoices(
     if config.source is SourceOfTruth.NEXACLOUD:
         tz = ZoneInfo(extract.time_zone)
         facts = {inv.invoice_id: nexacloud_facts(inv, tz) for inv in extract.invoices}
-        result = VerifiedInvoices(SourceOfTruth.NEXACLOUD, extract.time_zone, facts)
+        result = VerifiedInvoices(SourceOfTruth.NEXACLOUD, facts)
         return dg.MaterializeResult(
             value=result,
             metadata={"source_of_truth": "nexacloud", "bookable": len(facts)},
@@ -92,7 +92,7 @@ def verified_invoices(
         for invoice_id, v in verifications.items()
         if v.outcome is VerificationOutcome.VERIFIED and v.facts is not None
     }
-    result = VerifiedInvoices(SourceOfTruth.VERIFIED, extract.time_zone, facts, verifications)
+    result = VerifiedInvoices(SourceOfTruth.VERIFIED, facts, verifications)
     outcomes = Counter(str(v.outcome) for v in verifications.values())
     unverified = [
         {"invoice_id": i, "outcome": str(v.outcome), "reason": v.reason or ""}

@@ -28,7 +28,6 @@ class VerifiedInvoices:
     """The facts each invoice is booked on, and for the automatic path how verification went."""
 
     source_of_truth: SourceOfTruth
-    time_zone: str
     facts: dict[str, BookingFacts]  # only the invoices that may be booked
     verifications: dict[str, Verification] = field(default_factory=dict)
 
