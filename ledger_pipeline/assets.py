@@ -177,7 +177,8 @@ def _plan_settings(config: PlanConfig, odoo: OdooLedger) -> tuple[PlanSettings, 
             f"tax_catalogue must be 'odoo', 'odoo18' or 'odoo19', not {choice!r}",
             allow_retries=False,
         )
-    return PlanSettings(odoo.sale_tax_catalogue(), odoo.tax_rounding(), tie), "read from Odoo"
+    catalogue, rounding = odoo.tax_settings()
+    return PlanSettings(catalogue, rounding, tie), "read from Odoo"
 
 
 _NOT_BOOKED = {

@@ -52,16 +52,13 @@ class OdooLedger(dg.ConfigurableResource):
         finally:
             odoo.close()
 
-    def sale_tax_catalogue(self) -> tuple[SaleTax, ...]:
-        """The company's active percent sale taxes and tax groups (zero-rate ones left out)."""
+    def tax_settings(self) -> tuple[tuple[SaleTax, ...], TaxRounding]:
+        """The company's active percent sale taxes and tax groups (zero-rate ones left out) and
+        its `tax_calculation_rounding_method`, read in one session."""
         with self._connect(read_only=True) as odoo:
-            company_id, _, _ = read_company(odoo)
-            return tuple(t.sale_tax for t in read_sale_taxes(odoo, company_id).values())
-
-    def tax_rounding(self) -> TaxRounding:
-        """The company's `tax_calculation_rounding_method`."""
-        with self._connect(read_only=True) as odoo:
-            return read_company(odoo)[2]
+            company_id, _, rounding = read_company(odoo)
+            taxes = tuple(t.sale_tax for t in read_sale_taxes(odoo, company_id).values())
+            return taxes, rounding
 
     def book(
         self,

@@ -22,10 +22,9 @@ from ledger_pipeline_tests.odoo.plans import mixed_batch, move
 def test_sale_tax_catalogue_and_rounding_are_read_from_odoo(standin, ledger):
     expected = ODOO18_SALE_TAXES if standin.version == 18 else ODOO19_SALE_TAXES
     standin.reset_counts()
-    catalogue = ledger.sale_tax_catalogue()
+    catalogue, rounding = ledger.tax_settings()
     assert set(catalogue) == set(expected)
     assert len(catalogue) == len(expected)  # zero-rate taxes left out, nothing twice
-    rounding = ledger.tax_rounding()
     assert rounding is (TaxRounding.PER_LINE if standin.version == 18 else TaxRounding.GLOBALLY)
     assert writes_in(standin.call_counts()) == {}
 
