@@ -8,11 +8,10 @@ from pathlib import Path
 
 import dagster as dg
 import yaml
-from psycopg2.extensions import parse_dsn
 
 from ledger_pipeline.jobs import chain_run_config
 from ledger_pipeline.ledger.stages import SourceOfTruth
-from ledger_pipeline.sandbox.postgres import temporary_database
+from ledger_pipeline.sandbox.postgres import dagster_storage_env, temporary_database
 from ledger_pipeline.settings import LedgerSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -20,25 +19,18 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 def postgres_instance_env(home: Path, dsn: str) -> dict[str, str]:
     """DAGSTER_HOME with the project's dagster.yaml and the variables it reads."""
-    params = parse_dsn(dsn)
+    storage = dagster_storage_env(dsn)
     home.mkdir(parents=True, exist_ok=True)
-    host = params.get("host", "127.0.0.1")
+    host = storage["DAGSTER_PG_HOST"]
     if host.startswith("/"):  # an embedded server on a socket: the same storage, by URL
         config = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())
-        user, database = params.get("user", "postgres"), params["dbname"]
+        user, database = storage["DAGSTER_PG_USERNAME"], storage["DAGSTER_PG_DB"]
         url = f"postgresql+psycopg2://{user}@/{database}?host={host}"
         config["storage"] = {"postgres": {"postgres_url": url}}
         (home / "dagster.yaml").write_text(yaml.safe_dump(config))
     else:
         shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    return {
-        "DAGSTER_HOME": str(home),
-        "DAGSTER_PG_HOST": host,
-        "DAGSTER_PG_PORT": params.get("port", "5432"),
-        "DAGSTER_PG_USERNAME": params.get("user", "postgres"),
-        "DAGSTER_PG_PASSWORD": params.get("password", ""),
-        "DAGSTER_PG_DB": params["dbname"],
-    }
+    return {"DAGSTER_HOME": str(home), **storage}
 
 
 def test_daily_sync_on_postgres_storage_under_the_multiprocess_executor(

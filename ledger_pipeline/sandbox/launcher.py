@@ -18,8 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from psycopg2.extensions import parse_dsn
-
 from ledger_pipeline.odoo.transport import connect
 from ledger_pipeline.sandbox import postgres
 from ledger_pipeline.sandbox.lago_standin import LagoStandIn
@@ -123,19 +121,10 @@ def prepare_dagster_home(home: Path, name: str = "sandbox") -> dict[str, str]:
     files beside it."""
     dagster_home = home / "dagster_home"
     dagster_home.mkdir(parents=True, exist_ok=True)
-    database = f"ledger_{name}_dagster"
-    params = parse_dsn(postgres.ensure_database(database))
-    host = params.get("host", "")
-    if host and not host.startswith("/"):
+    storage = postgres.dagster_storage_env(postgres.ensure_database(f"ledger_{name}_dagster"))
+    if not storage["DAGSTER_PG_HOST"].startswith("/"):  # a socket path cannot go in the URL
         shutil.copy(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
-        return {
-            "DAGSTER_HOME": str(dagster_home),
-            "DAGSTER_PG_HOST": host,
-            "DAGSTER_PG_PORT": params.get("port", "5432"),
-            "DAGSTER_PG_USERNAME": params.get("user", "postgres"),
-            "DAGSTER_PG_PASSWORD": params.get("password", ""),
-            "DAGSTER_PG_DB": database,
-        }
+        return {"DAGSTER_HOME": str(dagster_home), **storage}
     (dagster_home / "dagster.yaml").write_text(
         "concurrency:\n  pools:\n    default_limit: 1\ntelemetry:\n  enabled: false\n"
     )

@@ -59,6 +59,18 @@ def database_dsn(name: str, server: str | None = None) -> str:
     return make_dsn(**params)
 
 
+def dagster_storage_env(dsn: str) -> dict[str, str]:
+    """The DAGSTER_PG_* variables the project's dagster.yaml reads, for the database at `dsn`."""
+    params = parse_dsn(dsn)
+    return {
+        "DAGSTER_PG_HOST": params.get("host", "127.0.0.1"),
+        "DAGSTER_PG_PORT": params.get("port", "5432"),
+        "DAGSTER_PG_USERNAME": params.get("user", "postgres"),
+        "DAGSTER_PG_PASSWORD": params.get("password", ""),
+        "DAGSTER_PG_DB": params["dbname"],
+    }
+
+
 @contextlib.contextmanager
 def _server_cursor() -> Iterator[psycopg2.extensions.cursor]:
     """A cursor on the server's maintenance database, outside any transaction (CREATE DATABASE
