@@ -31,7 +31,7 @@ from ledger_pipeline.outcomes import FinalState, OdooBooking, booked_totals, fin
 from ledger_pipeline.sources.lago import LagoVerifier
 from ledger_pipeline.sources.nexacloud import NexaCloudReader
 from ledger_pipeline.sources.stripe import StripeVerifier
-from ledger_pipeline.sources.verification import verify_invoices
+from ledger_pipeline.sources.verification import billing_system, verify_invoices
 
 GROUP = "nexacloud_ledger"
 UNVERIFIED_METADATA_KEY = "unverified_invoices"
@@ -44,7 +44,7 @@ def nexacloud_invoices(
     """NexaCloud's invoices with their items and customers, read-only from its database."""
     invoices = tuple(nexacloud.iter_invoices(config.invoice_filter()))
     extract = InvoiceExtract(invoices, config.zone, config.describe())
-    by_source = Counter(_source_system(inv.source_ref) for inv in invoices)
+    by_source = Counter(str(billing_system(inv.source_ref) or "none") for inv in invoices)
     context.log.info(f"read {len(invoices)} NexaCloud invoices ({extract.selection})")
     return dg.MaterializeResult(
         value=extract,
@@ -55,14 +55,6 @@ def nexacloud_invoices(
             "by_billing_system": dg.MetadataValue.json(dict(sorted(by_source.items()))),
         },
     )
-
-
-def _source_system(source_ref: str | None) -> str:
-    if source_ref and source_ref.startswith("in_"):
-        return "stripe"
-    if source_ref and source_ref.startswith("lago:"):
-        return "lago"
-    return "none"
 
 
 @dg.asset(group_name=GROUP, kinds={"stripe", "api"})
