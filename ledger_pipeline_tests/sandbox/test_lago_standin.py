@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -10,7 +9,6 @@ import uuid
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,15 +20,11 @@ from ledger_pipeline.sandbox.billing_scenarios import SourceScenario, scenario_f
 from ledger_pipeline.sandbox.lago_standin import LagoStandIn
 from ledger_pipeline.sandbox.sample_data import sample_invoices
 from ledger_pipeline.sources.lago_facts import lago_id_of
+from ledger_pipeline_tests.fixtures import fixture
 from ledger_pipeline_tests.sources.lago_invoices import MARCH, invoice, lago_id
 
 S = SourceScenario
-SPEC_PATH = Path(
-    os.environ.get(
-        "LAGO_OPENAPI_SPEC",
-        Path(__file__).resolve().parents[3] / "shared" / "specs" / "lago-openapi.yaml",
-    )
-)
+SPEC_PATH = fixture("lago-openapi.yaml")
 # Served by Lago's V1::InvoiceSerializer, declared by lago-python-client, absent from the spec
 # (billing-apis.md §0.5): the stand-in must serve them with these types.
 SERVED_BUT_NOT_IN_SPEC = {
@@ -128,7 +122,6 @@ def _with_served_fields(schema_name: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def spec() -> SpecChecker:
     # CI lays shared/ beside the clone: a missing spec is a failure, never a silent skip.
-    assert SPEC_PATH.exists(), f"Lago OpenAPI spec not found at {SPEC_PATH} (set LAGO_OPENAPI_SPEC)"
     with SPEC_PATH.open("rb") as handle:
         return SpecChecker(yaml.load(handle, Loader=yaml.CSafeLoader))
 

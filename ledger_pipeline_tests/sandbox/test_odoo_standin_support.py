@@ -4,15 +4,14 @@ transcripts the stand-in is compared with (no tests here)."""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import pytest
 import requests
 
 from ledger_pipeline.sandbox.odoo_standin import OdooStandIn
+from ledger_pipeline_tests.fixtures import fixture
 
 VERSIONS = [pytest.param(18, id="odoo18"), pytest.param(19, id="odoo19")]
 TRANSCRIPTS = {18: "odoo18-transcript.json", 19: "odoo19-transcript.json"}
@@ -157,27 +156,9 @@ class Recorded:
     error: tuple[str, str] | None  # (class, message)
 
 
-def _transcript_dir() -> Path | None:
-    """ODOO_TRANSCRIPTS_DIR when set, else the `shared` folder beside the repository."""
-    configured = os.environ.get("ODOO_TRANSCRIPTS_DIR")
-    beside = Path(__file__).resolve().parents[3] / "shared"
-    candidates = [configured] if configured else [beside]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / TRANSCRIPTS[18]).exists():
-            return Path(candidate)
-    return None
-
-
 @cache
 def transcript(version: int) -> list[Recorded]:
-    folder = _transcript_dir()
-    if folder is None:
-        # CI lays shared/ beside the clone: a missing record is a failure, never a silent skip.
-        pytest.fail(
-            "the recorded transcripts (odoo18/19-transcript.json) are not beside the "
-            "repository in shared/; set ODOO_TRANSCRIPTS_DIR"
-        )
-    data = json.loads((folder / TRANSCRIPTS[version]).read_text())
+    data = json.loads(fixture(TRANSCRIPTS[version]).read_text())
     calls = data["calls"] + (data.get("q12_q13", {}).get("calls", []) if version == 19 else [])
     return [_normalise(version, call) for call in calls]
 
