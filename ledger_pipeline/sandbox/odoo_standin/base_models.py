@@ -1,5 +1,6 @@
-"""The `res.*` and `ir.*` models: users, company, countries, currencies and rates, partners, and
-the metadata models the pipeline uses for setup (ir.model, ir.model.fields, ir.model.data)."""
+"""The `res.*` and `ir.*` models: users, company, countries, currencies and rates, partners, the
+metadata models the pipeline uses for setup (ir.model, ir.model.fields, ir.model.data), and the
+system parameters its writer's lease lives in (ir.config_parameter)."""
 
 from __future__ import annotations
 
@@ -325,6 +326,13 @@ class IrModelData(Model):
             )
         return vals
 
+    @api()
+    def unlink(self, ids):
+        """An id already gone is no error here (odoo-corrections §A.3): nothing reads it first."""
+        for rid in self.existing(ids):
+            self.delete_record(rid)
+        return True
+
     def _find(self, module: str, name: str) -> dict | None:
         rows = (
             self.store.get(self._name, rid) for rid in self.store.lookup(self._name, "name", name)
@@ -373,3 +381,60 @@ class IrModuleModule(Model):
         "latest_version": Field("char", "Installed Version"),
         "license": Field("char", "License"),
     }
+
+
+class IrConfigParameter(Model):
+    """System parameters. `UNIQUE(key)` makes `create` an atomic test-and-set (odoo-corrections
+    §A.1): a duplicate is a ValidationError, `unlink` of a gone id a MissingError (its ondelete
+    reads `key`), but `write` on a gone id answers true (it checks access, not existence)."""
+
+    _name = "ir.config_parameter"
+    _description = "System Parameter"
+    _order = "key"
+    _rec_name = "key"
+    _indexes = ("key",)
+    _fields: ClassVar[dict[str, Field]] = {
+        "key": Field("char", "Key", required=True),
+        "value": Field("text", "Value", required=True),
+    }
+
+    def defaults(self, vals: dict) -> dict:
+        self._check_unique(vals.get("key"))
+        return vals
+
+    def _check_unique(self, key, rid: int | None = None) -> None:
+        if any(other != rid for other in self.store.lookup(self._name, "key", key)):
+            raise _cannot_complete(texts.KEY_UNIQUE)
+
+    @api("vals")
+    def write(self, ids, vals):
+        ids = self.existing(ids)  # the UPDATE touches 0 rows for a deleted id: still true
+        self.check_field_names(vals)
+        for rid in ids:
+            if "key" in vals:
+                self._check_unique(vals["key"], rid)
+            self.write_fields(rid, vals)
+        return True
+
+    def _find(self, key) -> int | None:
+        return next(iter(self.store.lookup(self._name, "key", key)), None)
+
+    @api("key", model=True, default=False)
+    def get_param(self, key, default=False):
+        rid = self._find(key)
+        return self.record(rid)["value"] if rid else default
+
+    @api("key", "value", model=True)
+    def set_param(self, key, value):
+        """Odoo's silent upsert: overwrites whoever holds the key, returns the old value."""
+        rid = self._find(key)
+        if rid is None:
+            if value is not False and value is not None:
+                self.create_record({"key": key, "value": value})
+            return False
+        old = self.record(rid)["value"]
+        if value is False or value is None:
+            self.unlink([rid])
+        elif str(value) != old:
+            self.write_fields(rid, {"value": str(value)})
+        return old

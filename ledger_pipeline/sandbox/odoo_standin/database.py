@@ -14,6 +14,7 @@ from .accounts import (
     AccountTaxRepartitionLine,
 )
 from .base_models import (
+    IrConfigParameter,
     IrModel,
     IrModelData,
     IrModelFields,
@@ -38,7 +39,7 @@ from .wizards import AccountMoveReversal, ValidateAccountMove
 
 MODELS = [
     ResUsers, ResCompany, ResCountry, ResCountryState, ResCurrency, ResCurrencyRate, ResPartner,
-    IrModel, IrModelFields, IrModelData, IrModuleModule,
+    IrModel, IrModelFields, IrModelData, IrModuleModule, IrConfigParameter,
     AccountAccount, AccountTaxGroup, AccountTax, AccountTaxRepartitionLine, AccountJournal,
     AccountPaymentMethod,
     AccountPaymentMethodLine, AccountMove, AccountMoveLine, AccountPartialReconcile,

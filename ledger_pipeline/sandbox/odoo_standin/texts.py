@@ -83,6 +83,7 @@ DUPLICATE_XMLID = (
     'duplicate key value violates unique constraint "ir_model_data_module_name_uniq_index"\n'
     "DETAIL:  Key (module, name)=({module}, {name}) already exists.\n"
 )
+KEY_UNIQUE = "Key must be unique."  # ir.config_parameter's UNIQUE(key)
 XMLID_NOT_FOUND = "External ID not found in the system: {module}.{name}"
 CUSTOM_FIELD_PREFIX = "Custom fields must have a name that starts with 'x_'!"
 DUPLICATE_FIELD = "Field names must be unique per model."  # (source)
