@@ -123,6 +123,11 @@ class LagoStandIn:
         """The next `n` requests are answered only after `seconds`."""
         self._queue("timeout", seconds, n, endpoint)
 
+    def clear_faults(self) -> None:
+        """Forget the faults still queued (a test moving on to a clean re-run)."""
+        with self._lock:
+            self._faults.clear()
+
     def go_down(self) -> None:
         """Drop every request without an answer until `come_back()`."""
         self._down = True

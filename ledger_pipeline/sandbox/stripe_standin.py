@@ -467,6 +467,11 @@ class StripeStandIn:
         """Hold the next `n` answers for `seconds` (a client with a shorter timeout gives up)."""
         self._queue("timeout", seconds, n)
 
+    def clear_faults(self) -> None:
+        """Forget the faults still queued (a test moving on to a clean re-run)."""
+        with self._store.lock:
+            self._store.faults.clear()
+
     def go_down(self) -> None:
         self._store.down = True
 
