@@ -12,6 +12,7 @@ import dagster as dg
 
 from ledger_pipeline.config import ExtractConfig, PlanConfig, PostConfig, VerifyConfig
 from ledger_pipeline.ledger import summary
+from ledger_pipeline.ledger.claims import Claims, resolve_claims, shown
 from ledger_pipeline.ledger.model import PlanDecision, PlanOutcome, VerificationOutcome
 from ledger_pipeline.ledger.plan import PlanSettings, nexacloud_facts, plan_invoice, source_facts
 from ledger_pipeline.ledger.stages import (
@@ -76,8 +77,14 @@ def verified_invoices(
             metadata={"source_of_truth": "nexacloud", "bookable": len(facts)},
         )
 
+    # Only the holder of a source id claimed twice is asked about it: the plan quarantines the
+    # others (DESIGN §6), so their verification would be wasted calls.
+    rejected = resolve_claims(extract.invoices).rejected
     verifications = verify_invoices(
-        extract.invoices, stripe=stripe, lago=lago, tz=extract.time_zone
+        [inv for inv in extract.invoices if inv.invoice_id not in rejected],
+        stripe=stripe,
+        lago=lago,
+        tz=extract.time_zone,
     )
     facts = {
         invoice_id: source_facts(v.facts)
@@ -124,8 +131,9 @@ def ledger_plan(
     """One decision per invoice: the move to book (families, gap line, tax, refund), or why not."""
     settings, catalogue_origin = _plan_settings(config, odoo)
     verified = verified_invoices
+    claims = resolve_claims(nexacloud_invoices.invoices)
     decisions = tuple(
-        _decide(invoice, verified, settings) for invoice in nexacloud_invoices.invoices
+        _decide(invoice, verified, settings, claims) for invoice in nexacloud_invoices.invoices
     )
     plan = LedgerPlan(decisions, verified.source_of_truth, catalogue_origin, str(settings.rounding))
     counts = summary.outcome_counts(decisions)
@@ -150,8 +158,26 @@ def ledger_plan(
             "unverified": table(
                 summary.held_back(decisions, PlanOutcome.UNVERIFIED), ["invoice_id", "reason"]
             ),
+            "shared_source_ids": table(
+                _shared_source_ids(claims, decisions),
+                ["source_id", "holder", "holder_outcome", "quarantined_claimers"],
+            ),
         },
     )
+
+
+def _shared_source_ids(claims: Claims, decisions) -> list[dict]:
+    """Each Stripe / Lago id claimed by several invoices: who holds it and how it ended."""
+    outcome = {d.invoice_id: d.outcome for d in decisions}
+    return [
+        {
+            "source_id": f"{claim.label} {shown(dict(claim.refs)[claim.holder])}",
+            "holder": shown(claim.holder),
+            "holder_outcome": str(outcome.get(claim.holder, "")),
+            "quarantined_claimers": ", ".join(shown(i) for i in claim.others),
+        }
+        for claim in claims.contested
+    ]
 
 
 def _plan_settings(config: PlanConfig, odoo: OdooLedger) -> tuple[PlanSettings, str]:
@@ -181,7 +207,12 @@ _NOT_BOOKED = {
 }
 
 
-def _decide(invoice, verified: VerifiedInvoices, settings: PlanSettings) -> PlanDecision:
+def _decide(
+    invoice, verified: VerifiedInvoices, settings: PlanSettings, claims: Claims
+) -> PlanDecision:
+    claimed_by_another = claims.rejected.get(invoice.invoice_id)
+    if claimed_by_another is not None:  # on both paths: one source invoice, one booking
+        return PlanDecision(invoice.invoice_id, PlanOutcome.QUARANTINED, reason=claimed_by_another)
     facts = verified.facts.get(invoice.invoice_id)
     if facts is not None:
         return plan_invoice(invoice, facts, settings)
