@@ -240,7 +240,11 @@ def odoo_invoices(
     if not config.register_payments:
         moves = [replace(move, payment=None) for move in moves]
     report = odoo.book(
-        moves, post=config.post, dry_run=config.dry_run, batch_size=config.batch_size
+        moves,
+        post=config.post,
+        dry_run=config.dry_run,
+        batch_size=config.batch_size,
+        holder=context.run_id,  # names this run in Odoo's writer lease
     )
     booking = OdooBooking(ledger_plan, report, config.register_payments)
     outcomes = final_outcomes(ledger_plan, report)

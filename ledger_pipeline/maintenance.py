@@ -14,7 +14,7 @@ class PruneConfig(dg.Config):
 def prune_metered_shadow(
     context: dg.OpExecutionContext, config: PruneConfig, odoo: OdooLedger
 ) -> dg.Output[dict]:
-    report = odoo.prune_metered_shadow(dry_run=config.dry_run)
+    report = odoo.prune_metered_shadow(dry_run=config.dry_run, holder=context.run_id)
     context.log.info(f"prune ({'dry run' if report.dry_run else 'applied'}): {report}")
     return dg.Output(
         value=report.found,

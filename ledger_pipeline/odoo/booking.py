@@ -16,6 +16,7 @@ from decimal import Decimal
 from ledger_pipeline.ledger.model import PlannedMove
 from ledger_pipeline.odoo import ledger_setup, partners, payments, posting
 from ledger_pipeline.odoo.errors import OdooError, OdooTransportError
+from ledger_pipeline.odoo.lease import LeaseError, OdooLease
 from ledger_pipeline.odoo.ledger_setup import LedgerState
 from ledger_pipeline.odoo.report import BookingReport, BookingStep, summarize
 from ledger_pipeline.odoo.transport import OdooTransport
@@ -42,19 +43,53 @@ def book_moves(
     post: bool = True,
     dry_run: bool = False,
     batch_size: int = 100,
+    lease: OdooLease | None = None,
 ) -> BookingReport:
     """Book `moves` (create, rewrite, post when `post`, pay); a dry run only reads and predicts.
 
     Odoo errors about one invoice fail that invoice only; a batch-wide refusal fails its batch;
     Odoo becoming unreachable stops the run. Every invoice gets exactly one result either way.
+
+    A real run writes only while holding `lease` (when given): it is acquired before the first
+    write (LeaseBusy propagates: nothing was written), renewed between batches when due, and
+    released before the report is made. A lease found lost stops the run at the next batch.
     """
     calls_before = Counter(odoo.calls)
     works = _one_work_per_invoice(moves)
+    if not works:
+        return _report(odoo, works, calls_before, None, [], None, post=post, dry_run=dry_run)
+    if dry_run:
+        lease = None  # a dry run writes nothing: it needs no lease
+    if lease is not None:
+        try:
+            lease.acquire()
+        except (OdooError, OdooTransportError) as exc:  # Odoo unusable: nothing was written
+            aborted = f"could not take Odoo's writer lease: {exc}"
+            _fail_unfinished(works, aborted)
+            return _report(odoo, works, calls_before, None, [], aborted, post=post, dry_run=False)
+    try:
+        state, warnings, aborted = _book_works(
+            odoo, works, moves, post=post, dry_run=dry_run, batch_size=batch_size, lease=lease
+        )
+    finally:
+        if lease is not None:
+            lease.release()
+    return _report(odoo, works, calls_before, state, warnings, aborted, post=post, dry_run=dry_run)
+
+
+def _book_works(
+    odoo: OdooTransport,
+    works: list[InvoiceWork],
+    moves: Sequence[PlannedMove],
+    *,
+    post: bool,
+    dry_run: bool,
+    batch_size: int,
+    lease: OdooLease | None,
+) -> tuple[LedgerState | None, list[str], str | None]:
     warnings: list[str] = []
     aborted: str | None = None
     state: LedgerState | None = None
-    if not works:
-        return _report(odoo, works, calls_before, state, [], None, post=post, dry_run=dry_run)
     try:
         state = ledger_setup.discover(odoo, moves)
         validate(works, state)
@@ -63,20 +98,35 @@ def book_moves(
     except (OdooError, OdooTransportError) as exc:
         aborted = f"ledger setup failed: {exc}"
         _fail_unfinished(works, aborted)
-    if state is not None and aborted is None:
-        for batch in chunks(works, batch_size):
-            if aborted is not None:
-                _fail_unfinished(batch, f"not attempted: {aborted}")
-                continue
-            try:
-                warnings += book_batch(odoo, state, batch, post=post, dry_run=dry_run)
-            except OdooTransportError as exc:  # Odoo down or unresponsive: stop asking it
-                aborted = str(exc)
-                _fail_unfinished(batch, exc)
-            except OdooError as exc:  # a batch-wide call refused: the next batch may be fine
-                log.warning("batch failed: %s", exc)
-                _fail_unfinished(batch, exc)
-    return _report(odoo, works, calls_before, state, warnings, aborted, post=post, dry_run=dry_run)
+    if state is None or aborted is not None:
+        return state, warnings, aborted
+    for batch in chunks(works, batch_size):
+        if aborted is None and lease is not None:
+            aborted = _renew(lease)
+        if aborted is not None:
+            _fail_unfinished(batch, f"not attempted: {aborted}")
+            continue
+        try:
+            warnings += book_batch(odoo, state, batch, post=post, dry_run=dry_run)
+        except OdooTransportError as exc:  # Odoo down or unresponsive: stop asking it
+            aborted = str(exc)
+            _fail_unfinished(batch, exc)
+        except OdooError as exc:  # a batch-wide call refused: the next batch may be fine
+            log.warning("batch failed: %s", exc)
+            _fail_unfinished(batch, exc)
+    return state, warnings, aborted
+
+
+def _renew(lease: OdooLease) -> str | None:
+    """Renew the writer's lease when due; the reason to stop writing if it cannot be."""
+    try:
+        lease.renew_if_due()
+    except LeaseError as exc:
+        log.error("%s", exc)
+        return str(exc)
+    except (OdooError, OdooTransportError) as exc:
+        return f"could not renew Odoo's writer lease: {exc}"
+    return None
 
 
 def _report(

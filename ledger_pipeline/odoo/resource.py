@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Literal
 
 import dagster as dg
@@ -12,6 +12,7 @@ from pydantic import Field
 from ledger_pipeline.ledger.model import PlannedMove
 from ledger_pipeline.ledger.taxes import SaleTax, TaxRounding
 from ledger_pipeline.odoo.booking import book_moves
+from ledger_pipeline.odoo.lease import OdooLease
 from ledger_pipeline.odoo.ledger_setup import read_company
 from ledger_pipeline.odoo.maintenance import PruneReport, prune_metered_shadow
 from ledger_pipeline.odoo.readback import LedgerReadBack, read_back
@@ -71,6 +72,10 @@ class OdooLedger(dg.ConfigurableResource):
             taxes = tuple(t.sale_tax for t in read_sale_taxes(odoo, company_id).values())
             return taxes, rounding
 
+    def lease(self, odoo: OdooTransport, holder: str | None = None) -> OdooLease:
+        """The writer's lease in Odoo for the run `holder` (a Dagster run id)."""
+        return OdooLease(odoo, holder, ttl=self.lease_ttl_seconds, wait=self.lease_wait_seconds)
+
     def book(
         self,
         moves: Sequence[PlannedMove],
@@ -78,17 +83,32 @@ class OdooLedger(dg.ConfigurableResource):
         post: bool = True,
         dry_run: bool = False,
         batch_size: int | None = None,
+        holder: str | None = None,
     ) -> BookingReport:
-        """Create, rewrite, post and pay `moves`; in a dry run only read and report."""
+        """Create, rewrite, post and pay `moves`; in a dry run only read and report.
+
+        A real run writes only while holding the writer's lease in Odoo, named after `holder`
+        (the Dagster run id); `LeaseBusy` when another writer keeps it past `lease_wait_seconds`.
+        """
         with self._connect(read_only=dry_run) as odoo:
             return book_moves(
-                odoo, moves, post=post, dry_run=dry_run, batch_size=batch_size or self.batch_size
+                odoo,
+                moves,
+                post=post,
+                dry_run=dry_run,
+                batch_size=batch_size or self.batch_size,
+                lease=None if dry_run else self.lease(odoo, holder),
             )
 
-    def prune_metered_shadow(self, *, dry_run: bool = True) -> PruneReport:
-        """Delete (or archive) the old module's metered shadow data; a dry run only counts."""
+    def prune_metered_shadow(
+        self, *, dry_run: bool = True, holder: str | None = None
+    ) -> PruneReport:
+        """Delete (or archive) the old module's metered shadow data; a dry run only counts.
+        Deleting takes the writer's lease, as booking does."""
         with self._connect(read_only=dry_run) as odoo:
-            return prune_metered_shadow(odoo, dry_run=dry_run)
+            lease = nullcontext() if dry_run else self.lease(odoo, holder).held_while()
+            with lease:
+                return prune_metered_shadow(odoo, dry_run=dry_run)
 
     def read_back(self, keys: Sequence[str]) -> LedgerReadBack:
         """Odoo's moves, totals, payments and revenue per account for these invoice keys."""

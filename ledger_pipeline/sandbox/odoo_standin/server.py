@@ -6,6 +6,7 @@ import contextlib
 import json
 import secrets
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -81,7 +82,7 @@ class OdooStandIn:
     def start(self) -> OdooStandIn:
         self._stopping.clear()
         handler = type("Handler", (_Handler,), {"standin": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
+        self._server = _Server(("127.0.0.1", self._port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -164,6 +165,13 @@ class OdooStandIn:
             self.call_log.append(key)
             self._calls_made += 1
             return self._faults.pop(self._calls_made, None)
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """A client gone mid-request (killed, timed out) is normal here: no traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
