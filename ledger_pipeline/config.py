@@ -15,7 +15,7 @@ import dagster as dg
 from pydantic import Field, field_validator
 
 from ledger_pipeline.ledger.stages import SourceOfTruth
-from ledger_pipeline.settings import LedgerSettings
+from ledger_pipeline.settings import TAX_CATALOGUES, LedgerSettings
 from ledger_pipeline.sources.nexacloud import InvoiceFilter
 
 
@@ -108,6 +108,15 @@ class PlanConfig(dg.Config):
         "the same amount (e.g. '12% GST+PST BC' over '12% GST+PST MB'); [] quarantines ties; "
         "unset: LEDGER_TAX_TIE_PREFERENCE",
     )
+
+    @field_validator("tax_catalogue")
+    @classmethod
+    def _known_catalogue(cls, value: str | None) -> str | None:
+        if value is not None and value not in TAX_CATALOGUES:
+            raise ValueError(
+                f"tax_catalogue must be one of {', '.join(TAX_CATALOGUES)}, not {value!r}"
+            )
+        return value
 
     def catalogue_choice(self) -> str:
         return self.tax_catalogue or LedgerSettings.from_env().tax_catalogue

@@ -8,22 +8,43 @@ from ledger_pipeline.maintenance import prune_metered_shadow_job
 from ledger_pipeline.resources import build_resources
 from ledger_pipeline.schedules import build_daily_schedule
 from ledger_pipeline.sensors import build_unverified_sensor
-from ledger_pipeline.settings import LedgerSettings
+from ledger_pipeline.settings import LedgerSettings, SettingError
 
 
 def build_definitions(
     settings: LedgerSettings | None = None, resources: dict | None = None
 ) -> dg.Definitions:
     """The definitions for these settings and resources (default: from the environment)."""
-    settings = settings or LedgerSettings.from_env()
+    settings, resources = _from_environment(settings, resources)
     return dg.Definitions(
         assets=dg.load_assets_from_modules([assets]),
         asset_checks=dg.load_asset_checks_from_modules([checks]),
         jobs=[*build_jobs(settings), prune_metered_shadow_job],
         schedules=[build_daily_schedule(settings)],
         sensors=[build_unverified_sensor(settings)],
-        resources=resources if resources is not None else build_resources(),
+        resources=resources,
     )
+
+
+def _from_environment(
+    settings: LedgerSettings | None, resources: dict | None
+) -> tuple[LedgerSettings, dict]:
+    """What was not given, read from the environment; every bad value named in one error, so a
+    deployment fixes its settings in one pass."""
+    problems: list[str] = []
+    if settings is None:
+        try:
+            settings = LedgerSettings.from_env()
+        except SettingError as error:
+            problems += error.problems
+    if resources is None:
+        try:
+            resources = build_resources()
+        except SettingError as error:
+            problems += error.problems
+    if problems:
+        raise SettingError(problems)
+    return settings, resources
 
 
 defs = build_definitions()

@@ -5,11 +5,16 @@
 | NEXACLOUD_DSN | nexacloud | NexaCloud's PostgreSQL DSN (its password is a secret) |
 | STRIPE_API_KEY, STRIPE_API_BASE | stripe | Stripe secret key; API address (default Stripe's) |
 | LAGO_API_KEY, LAGO_API_URL | lago | Lago API key; API base ending /api/v1 (default Lago's) |
-| ODOO_URL, ODOO_DATABASE, ODOO_LOGIN, ODOO_API_KEY, ODOO_PROTOCOL | odoo | Odoo ledger |
+| ODOO_URL, ODOO_DATABASE, ODOO_LOGIN, ODOO_API_KEY | odoo | Odoo ledger |
+| ODOO_PROTOCOL | odoo | json2, jsonrpc or auto (default) |
+| ODOO_LEASE_TTL_SECONDS, ODOO_LEASE_WAIT_SECONDS | odoo | the writer's lease: lifetime unless
+  renewed (≥ 1, default 600); how long a second writer waits for it (≥ 0, default 300) |
 
 A billing system's key may be absent: its invoices then end a run unverified ("credentials are
-not configured") instead of failing the run. Only the variable's presence is read here; values
-are resolved by Dagster at run time and never appear in the UI.
+not configured") instead of failing the run. Secrets are resolved by Dagster at run time and
+never appear in the UI; the DSN's and the addresses' form is checked when the code location
+loads, and the non-secret choices (protocol, lease) are read and checked then, so a bad value is
+a `SettingError` naming the variable, not a pydantic error about an `EnvVar`.
 """
 
 from __future__ import annotations
@@ -19,9 +24,12 @@ import os
 import dagster as dg
 
 from ledger_pipeline.odoo.resource import OdooLedger
+from ledger_pipeline.settings import EnvReader
 from ledger_pipeline.sources.lago import LagoVerifier
 from ledger_pipeline.sources.nexacloud import NexaCloudReader
 from ledger_pipeline.sources.stripe import StripeVerifier
+
+ODOO_PROTOCOLS = ("json2", "jsonrpc", "auto")
 
 
 def _secret(name: str):
@@ -29,16 +37,31 @@ def _secret(name: str):
     return dg.EnvVar(name) if os.environ.get(name) else ""
 
 
-def _setting(name: str, default: str):
-    return dg.EnvVar(name) if os.environ.get(name) else default
+def _set_only(**choices) -> dict:
+    """The choices that were set: the others keep the resource's own defaults."""
+    return {name: value for name, value in choices.items() if value is not None}
 
 
 def build_resources() -> dict[str, dg.ConfigurableResource]:
+    """The resources from the environment; a SettingError names every bad value."""
+    read = EnvReader()
+    read.postgres_dsn("NEXACLOUD_DSN")
+    read.url("STRIPE_API_BASE", example="https://api.stripe.com", not_ending="/v1")
+    read.url("LAGO_API_URL", example="https://api.getlago.com/api/v1", ending="/api/v1")
+    read.url("ODOO_URL", example="https://erp.example.com")
+    odoo_choices = _set_only(
+        login=dg.EnvVar("ODOO_LOGIN") if read.raw("ODOO_LOGIN") else None,
+        protocol=read.choice("ODOO_PROTOCOL", ODOO_PROTOCOLS),
+        lease_ttl_seconds=read.integer("ODOO_LEASE_TTL_SECONDS", 1, unit="seconds"),
+        lease_wait_seconds=read.integer("ODOO_LEASE_WAIT_SECONDS", 0, unit="seconds"),
+    )
+    read.check()
+
     stripe = {"api_key": _secret("STRIPE_API_KEY")}
-    if os.environ.get("STRIPE_API_BASE"):
+    if read.raw("STRIPE_API_BASE"):
         stripe["base_url"] = dg.EnvVar("STRIPE_API_BASE")
     lago = {"api_key": _secret("LAGO_API_KEY")}
-    if os.environ.get("LAGO_API_URL"):
+    if read.raw("LAGO_API_URL"):
         lago["base_url"] = dg.EnvVar("LAGO_API_URL")
     return {
         "nexacloud": NexaCloudReader(dsn=dg.EnvVar("NEXACLOUD_DSN")),
@@ -48,7 +71,6 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             url=dg.EnvVar("ODOO_URL"),
             database=dg.EnvVar("ODOO_DATABASE"),
             api_key=dg.EnvVar("ODOO_API_KEY"),
-            login=_setting("ODOO_LOGIN", "admin"),
-            protocol=_setting("ODOO_PROTOCOL", "auto"),
+            **odoo_choices,
         ),
     }

@@ -30,7 +30,8 @@ def build_unverified_sensor(
         name="unverified_invoices_sensor",
         job_name="daily_ledger_sync",
         minimum_interval_seconds=300,
-        description="Asks for a run of the invoices a run could not verify, with back-off.",
+        description="Asks for a run of the invoices a run could not verify, with back-off; "
+        f"reports those unverified for over {policy.report_after_seconds / 3600:g} h.",
     )
     def unverified_invoices_sensor(context: dg.SensorEvaluationContext):
         state = UnverifiedState.from_json(context.cursor)

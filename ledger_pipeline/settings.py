@@ -1,21 +1,154 @@
 """Deployment settings that shape the code location itself (not secrets), from the environment.
 
-| variable | default | meaning |
+| variable | default | allowed |
 | --- | --- | --- |
-| LEDGER_TIME_ZONE | UTC | IANA zone of the books: invoice and payment dates, the schedule |
-| LEDGER_SYNC_HOUR | 6 | hour of the daily sync, in LEDGER_TIME_ZONE |
-| LEDGER_SYNC_LOOKBACK_DAYS | 35 | the daily sync re-reads invoices created this many days back, so
-  late finalizations and late payments are booked |
+| LEDGER_TIME_ZONE | UTC | an IANA zone: invoice and payment dates, the schedule |
+| LEDGER_SYNC_HOUR | 6 | an integer 0–23: hour of the daily sync, in LEDGER_TIME_ZONE |
+| LEDGER_SYNC_LOOKBACK_DAYS | 35 | an integer 1–3650: the daily sync re-reads invoices created this
+  many days back, so late finalizations and late payments are booked |
 | LEDGER_TAX_CATALOGUE | odoo | odoo (read from Odoo), odoo18 or odoo19 (built-in charts) |
 | LEDGER_TAX_TIE_PREFERENCE | (none) | comma-separated sale tax names that win equal-amount ties |
-| LEDGER_UNVERIFIED_REPORT_HOURS | 72 | unverified for longer than this: the sensor reports it |
+| LEDGER_UNVERIFIED_REPORT_HOURS | 72 | hours > 0: unverified for longer is reported by the sensor |
+
+Every value is checked when the code location loads, so a bad one stops `dagster definitions
+validate` with an error naming the variable and the values it allows, not a run at 6 a.m.
+An empty value counts as unset (a blank key in a Kubernetes Secret or a `.env` file).
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+TAX_CATALOGUES = ("odoo", "odoo18", "odoo19")
+MAX_LOOKBACK_DAYS = 3650  # ten years: the window's first day stays a real date
+
+
+class SettingError(ValueError):
+    """Deployment settings with values outside the allowed ones, each named with what it allows."""
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = tuple(problems)
+        if len(self.problems) == 1:
+            message = self.problems[0]
+        else:
+            message = f"{len(self.problems)} settings are invalid:\n" + "\n".join(
+                f"- {problem}" for problem in self.problems
+            )
+        super().__init__(message)
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= 80 else value[:77] + "...")
+
+
+class EnvReader:
+    """Reads settings from the environment and collects every bad value, so one error names them
+    all; a bad value reads as its default meanwhile, to keep checking the rest."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def raw(self, name: str) -> str | None:
+        value = os.environ.get(name, "").strip()
+        return value or None
+
+    def _bad(self, name: str, allowed: str, value: str) -> None:
+        self.problems.append(f"{name} must be {allowed}, not {_shown(value)}")
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        return self.raw(name) or default
+
+    def choice(self, name: str, allowed: Sequence[str], default: str | None = None) -> str | None:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if value not in allowed:
+            self._bad(name, "one of " + ", ".join(allowed), value)
+            return default
+        return value
+
+    def integer(
+        self, name: str, low: int, high: int | None = None, default: int | None = None, unit=""
+    ) -> int | None:
+        value = self.raw(name)
+        if value is None:
+            return default
+        allowed = f"an integer {low}–{high}" if high is not None else f"an integer ≥ {low}"
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or number < low or (high is not None and number > high):
+            self._bad(name, allowed + (f" ({unit})" if unit else ""), value)
+            return default
+        return number
+
+    def positive_number(self, name: str, default: float, unit: str) -> float:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not (math.isfinite(number) and number > 0):
+            self._bad(name, f"a number of {unit} > 0 (e.g. 72 or 0.5)", value)
+            return default
+        return number
+
+    def zone(self, name: str, default: str) -> str:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            self._bad(name, "an IANA time zone name (e.g. UTC, America/Toronto)", value)
+            return default
+        return value
+
+    def url(self, name: str, *, example: str, ending: str = "", not_ending: str = "") -> None:
+        """Checks an address's form only: the resource resolves it from its EnvVar at run time."""
+        value = self.raw(name)
+        if value is None:
+            return
+        parts = urlsplit(value)
+        path = parts.path.rstrip("/")
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or (ending and not path.endswith(ending))
+            or (not_ending and path.endswith(not_ending))
+        ):
+            shape = f"an http(s) URL ending {ending}" if ending else "an http(s) URL"
+            if not_ending:
+                shape += f" without {not_ending}"
+            self._bad(name, f"{shape} (e.g. {example})", value)
+
+    def postgres_dsn(self, name: str) -> None:
+        """Checks a DSN's form without ever showing it: it may hold a password."""
+        value = self.raw(name)
+        if value is None:
+            return
+        from psycopg2 import ProgrammingError
+        from psycopg2.extensions import parse_dsn
+
+        try:
+            parse_dsn(value)
+        except ProgrammingError:  # its message quotes the DSN: not repeated
+            self.problems.append(
+                f"{name} must be a PostgreSQL DSN (host=... dbname=... or postgresql://...), "
+                "not the value set (not shown: it may hold a password)"
+            )
+
+    def check(self) -> None:
+        if self.problems:
+            raise SettingError(self.problems)
 
 
 @dataclass(frozen=True)
@@ -29,20 +162,20 @@ class LedgerSettings:
 
     @classmethod
     def from_env(cls) -> LedgerSettings:
-        env = os.environ
+        """The LEDGER_* settings; a SettingError names every bad one."""
+        read = EnvReader()
+        tie = read.text("LEDGER_TAX_TIE_PREFERENCE", "")
         settings = cls(
-            time_zone=env.get("LEDGER_TIME_ZONE", "UTC"),
-            sync_hour=int(env.get("LEDGER_SYNC_HOUR", "6")),
-            sync_lookback_days=int(env.get("LEDGER_SYNC_LOOKBACK_DAYS", "35")),
-            tax_catalogue=env.get("LEDGER_TAX_CATALOGUE", "odoo"),
-            tax_tie_preference=tuple(
-                name.strip()
-                for name in env.get("LEDGER_TAX_TIE_PREFERENCE", "").split(",")
-                if name.strip()
+            time_zone=read.zone("LEDGER_TIME_ZONE", cls.time_zone),
+            sync_hour=read.integer("LEDGER_SYNC_HOUR", 0, 23, default=cls.sync_hour),
+            sync_lookback_days=read.integer(
+                "LEDGER_SYNC_LOOKBACK_DAYS", 1, MAX_LOOKBACK_DAYS, cls.sync_lookback_days, "days"
             ),
-            unverified_report_hours=float(env.get("LEDGER_UNVERIFIED_REPORT_HOURS", "72")),
+            tax_catalogue=read.choice("LEDGER_TAX_CATALOGUE", TAX_CATALOGUES, cls.tax_catalogue),
+            tax_tie_preference=tuple(name.strip() for name in tie.split(",") if name.strip()),
+            unverified_report_hours=read.positive_number(
+                "LEDGER_UNVERIFIED_REPORT_HOURS", cls.unverified_report_hours, "hours"
+            ),
         )
-        ZoneInfo(settings.time_zone)  # fail at load on a misspelt zone, not at 6 a.m.
-        if not 0 <= settings.sync_hour <= 23:
-            raise ValueError(f"LEDGER_SYNC_HOUR must be 0–23, not {settings.sync_hour}")
+        read.check()
         return settings

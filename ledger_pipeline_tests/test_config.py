@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from ledger_pipeline.config import ExtractConfig, VerifyConfig, parse_moment
+from ledger_pipeline.config import ExtractConfig, PlanConfig, VerifyConfig, parse_moment
 
 TORONTO = ZoneInfo("America/Toronto")
 
@@ -32,3 +32,5 @@ def test_bad_values_are_named():
         ExtractConfig(time_zone="Mars/Olympus")
     with pytest.raises(ValidationError, match="'stripe' is not a valid SourceOfTruth"):
         VerifyConfig(source_of_truth="stripe")
+    with pytest.raises(ValidationError, match="tax_catalogue must be one of odoo, odoo18, odoo19"):
+        PlanConfig(tax_catalogue="odoo17")

@@ -38,6 +38,7 @@ def test_the_dagster_cli_validates_the_code_location(tmp_path):
     # The project's own [tool.dagster] names the module; secrets are not needed to load it.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXACLOUD_", "ODOO_"))}
     env["DAGSTER_HOME"] = str(tmp_path)  # SQLite: the repo's dagster.yaml wants PostgreSQL vars
+    env["ODOO_PROTOCOL"] = "jsonrpc"  # a documented choice once failed the loading (issue 8)
     done = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate"],
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300,
