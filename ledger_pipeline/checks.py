@@ -7,8 +7,10 @@ from collections import Counter
 from decimal import Decimal
 
 import dagster as dg
+import psycopg2
 
 from ledger_pipeline.ledger.model import ZERO, PlanOutcome, SourceInvoice
+from ledger_pipeline.ledger.soundness import shown, source_defects
 from ledger_pipeline.ledger.stages import InvoiceExtract, LedgerPlan, VerifiedInvoices
 from ledger_pipeline.metadata import table
 from ledger_pipeline.odoo.resource import OdooLedger
@@ -18,29 +20,46 @@ from ledger_pipeline.outcomes import (
     ledger_mismatches,
     revenue_by_account,
 )
+from ledger_pipeline.sources.nexacloud import NexaCloudError, NexaCloudReader
 
 
 def source_problems(invoices: tuple[SourceInvoice, ...]) -> list[dict]:
-    """Duplicate ids, and amounts that are missing or not numbers."""
+    """Duplicate ids, and per invoice every field a booking could not use, with its value."""
     problems = []
     for invoice_id, n in Counter(inv.invoice_id for inv in invoices).items():
         if n > 1:
             problems.append({"invoice_id": invoice_id, "problem": f"id appears {n} times"})
     for inv in invoices:
-        amounts = [("subtotal", inv.subtotal), ("tax", inv.tax), ("amount_paid", inv.amount_paid)]
-        amounts += [(f"items[{i}].amount", it.amount) for i, it in enumerate(inv.items)]
-        amounts += [(f"items[{i}].quantity", it.quantity) for i, it in enumerate(inv.items)]
-        for field, value in amounts:
-            if not isinstance(value, Decimal) or not value.is_finite():
-                problems.append({"invoice_id": inv.invoice_id, "problem": f"{field} is {value!r}"})
-        if not inv.currency:
-            problems.append({"invoice_id": inv.invoice_id, "problem": "currency is empty"})
+        for field, why in source_defects(inv):
+            problems.append({"invoice_id": inv.invoice_id, "problem": f"{field} is {why}"})
     return problems
 
 
-@dg.asset_check(asset="nexacloud_invoices", description="unique ids, numeric amounts, currencies")
-def source_integrity(nexacloud_invoices: InvoiceExtract) -> dg.AssetCheckResult:
-    problems = source_problems(nexacloud_invoices.invoices)
+def orphan_problems(nexacloud: NexaCloudReader) -> list[dict]:
+    """Items whose invoice no invoice row has: never booked, so reported (a read failure too)."""
+    try:
+        orphans = nexacloud.orphan_items()
+    except (NexaCloudError, psycopg2.Error) as exc:
+        return [{"invoice_id": "", "problem": f"orphan items could not be read: {exc}"}]
+    return [
+        {
+            "invoice_id": o.invoice_id if o.invoice_id is not None else "NULL",
+            "problem": f"{o.count} invoice_items row(s) with invoice_id "
+            f"{shown(o.invoice_id)} match no invoice (e.g. {shown(o.description)})",
+        }
+        for o in orphans
+    ]
+
+
+@dg.asset_check(
+    asset="nexacloud_invoices",
+    description="unique ids; amounts, dates, currencies and customers a booking can use; every "
+    "item belongs to an invoice",
+)
+def source_integrity(
+    nexacloud_invoices: InvoiceExtract, nexacloud: NexaCloudReader
+) -> dg.AssetCheckResult:
+    problems = source_problems(nexacloud_invoices.invoices) + orphan_problems(nexacloud)
     return dg.AssetCheckResult(
         passed=not problems,
         metadata={
@@ -131,6 +150,12 @@ def plan_parity(
         for d in ledger_plan.decisions
         if d.outcome is PlanOutcome.QUARANTINED
     ]
+    # Planning raised for these (a defect to fix); they are held back, the rest go on.
+    failed = [
+        {"invoice_id": d.invoice_id, "error": d.reason or ""}
+        for d in ledger_plan.decisions
+        if d.outcome is PlanOutcome.FAILED
+    ]
     return dg.AssetCheckResult(
         passed=not rows,
         metadata={
@@ -138,6 +163,7 @@ def plan_parity(
             "mismatches": len(rows),
             "details": table(rows, ["invoice_id", "problem"]),
             "quarantined": table(quarantined, ["invoice_id", "reason"]),
+            "failed": table(failed, ["invoice_id", "error"]),
         },
     )
 

@@ -50,6 +50,7 @@ _FROM_PLAN = {
     PlanOutcome.SKIPPED: FinalState.SKIPPED,
     PlanOutcome.QUARANTINED: FinalState.QUARANTINED,
     PlanOutcome.UNVERIFIED: FinalState.UNVERIFIED,
+    PlanOutcome.FAILED: FinalState.FAILED,
 }
 _PAID_STATES = {"paid", "in_payment", "partial"}
 

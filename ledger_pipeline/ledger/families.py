@@ -28,14 +28,15 @@ _PRORATION = re.compile(
 )
 
 
-def prorated_service(description: str) -> str | None:
+def prorated_service(description: str | None) -> str | None:
     """The service a proration line is about, or None when the line is not a proration."""
-    match = _PRORATION.match(description.strip().lower())
+    match = _PRORATION.match((description or "").strip().lower())
     return match.group("service") if match else None
 
 
-def family_of(description: str) -> str:
-    text = description.strip().lower()
+def family_of(description: str | None) -> str:
+    """A NULL or empty description names no service: `other`, like any unmatched one."""
+    text = (description or "").strip().lower()
     text = prorated_service(text) or text
     for family, keywords in _FAMILY_KEYWORDS:
         if any(keyword in text for keyword in keywords):

@@ -19,21 +19,22 @@ ZERO = Decimal("0")
 class Customer:
     """A NexaCloud user, who becomes one Odoo partner (DESIGN rule 6)."""
 
-    user_id: str
+    user_id: str  # "" when the invoice's user_id is NULL
     full_name: str | None
     company: str | None
     email: str | None
     billing_email: str | None
+    found: bool = True  # False: no users row has this id (the LEFT JOIN gave NULLs)
 
 
 @dataclass(frozen=True)
 class InvoiceItem:
-    """One billed line as NexaCloud stored it."""
+    """One billed line as NexaCloud stored it (any column may be NULL, or NaN / ±Infinity)."""
 
-    description: str
-    quantity: Decimal
-    unit_price: Decimal
-    amount: Decimal
+    description: str | None
+    quantity: Decimal | None
+    unit_price: Decimal | None
+    amount: Decimal | None
 
 
 @dataclass(frozen=True)
@@ -42,24 +43,35 @@ class SourceInvoice:
 
     `source_ref` is the `stripe_invoice_id` column: `in_…` (Stripe), `lago:<id>` (Lago), or
     anything else / None (no billing system can confirm it).
+
+    Nothing is assumed sound: amounts may be None, NaN or ±Infinity, `created_at` None. What the
+    reader could not convert at all (a timestamp beyond Python's years) is None with the raw value
+    described in `unreadable`. The planner turns all of it into this invoice's outcome.
     """
 
     invoice_id: str
     source_ref: str | None
     number: str | None
     customer: Customer
-    created_at: datetime
+    created_at: datetime | None
     currency: str
     status: str | None
-    subtotal: Decimal
-    tax: Decimal
+    subtotal: Decimal | None
+    tax: Decimal | None
     amount_paid: Decimal
     paid_at: datetime | None
     items: tuple[InvoiceItem, ...] = ()
+    unreadable: tuple[str, ...] = ()  # "invoices.created_at '10000-01-01 …' is beyond …"
 
     @property
-    def total(self) -> Decimal:
-        return self.subtotal + self.tax
+    def total(self) -> Decimal | None:
+        """subtotal + tax; None when either is missing or they cannot be added (∞ − ∞)."""
+        if self.subtotal is None or self.tax is None:
+            return None
+        try:
+            return self.subtotal + self.tax
+        except ArithmeticError:
+            return None
 
 
 class BillingSystem(enum.StrEnum):
@@ -119,16 +131,19 @@ class Verification:
 class BookingFacts:
     """The facts a move is booked on: NexaCloud's own (manual path) or the source's (automatic).
 
-    `subtotal` and `tax` are signed as billed: a credit has a negative subtotal.
+    `subtotal` and `tax` are signed as billed: a credit has a negative subtotal. `problem` says
+    why these facts cannot be booked (e.g. NexaCloud's created_at is NULL); `invoice_date` is then
+    None.
     """
 
-    invoice_date: date
+    invoice_date: date | None
     currency: str
     subtotal: Decimal
     tax: Decimal
     amount_paid: Decimal
     paid_date: date | None
     basis: str  # "nexacloud" or the billing system's name
+    problem: str | None = None
 
     @property
     def total(self) -> Decimal:
@@ -204,6 +219,7 @@ class PlanOutcome(enum.StrEnum):
     SKIPPED = "skipped"  # nothing to book, or void / draft (why in the reason)
     QUARANTINED = "quarantined"  # cannot be booked exactly: a person must look (why)
     UNVERIFIED = "unverified"  # its source could not confirm it now: a later run retries (why)
+    FAILED = "failed"  # planning it raised: a defect to fix (the exception is named)
 
 
 @dataclass(frozen=True)

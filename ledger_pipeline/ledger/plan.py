@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from zoneinfo import ZoneInfo
 
 from ledger_pipeline.ledger.families import BASE, family_of, income_account_code
@@ -28,12 +28,21 @@ from ledger_pipeline.ledger.model import (
     SourceFacts,
     SourceInvoice,
 )
-from ledger_pipeline.ledger.money import currency_unit
+from ledger_pipeline.ledger.soundness import (
+    MAX_DIGITS,
+    PRICE_UNIT,
+    amount_problem,
+    clean_text,
+    customer_problem,
+    moment_problem,
+    number_problem,
+    reason,
+    shown,
+)
 from ledger_pipeline.ledger.taxes import ODOO18_SALE_TAXES, SaleTax, TaxRounding, match_tax
 
 GAP_DESCRIPTION = "NexaCloud base/unitemized charge"
-# Odoo keeps `price_unit` to the "Product Price" precision: two digits.
-PRICE_UNIT = Decimal("0.01")
+NO_DESCRIPTION = "NexaCloud item (no description)"
 _CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 # NexaCloud statuses that mean "not a real invoice" on the manual path.
 _NOT_BOOKED_STATUSES = {"void": "void in NexaCloud", "draft": "still a draft in NexaCloud"}
@@ -49,16 +58,40 @@ class PlanSettings:
 
 
 def nexacloud_facts(invoice: SourceInvoice, tz: ZoneInfo) -> BookingFacts:
-    """Book on NexaCloud's own fields (the manual path), dated in the configured time zone."""
+    """Book on NexaCloud's own fields (the manual path), dated in the configured time zone.
+
+    Never raises: a date that cannot date a booking (NULL, unreadable, year 1 or 9999) leaves
+    `invoice_date` None and says why in `problem`, which the planner turns into a quarantine.
+    """
+    invoice_date = paid_date = None
+    problem = _date_problem(invoice, "invoices.created_at", invoice.created_at)
+    if problem is None:
+        invoice_date = invoice.created_at.astimezone(tz).date()
+        if invoice.paid_at is not None:
+            problem = _date_problem(invoice, "invoices.paid_at", invoice.paid_at)
+            paid_date = None if problem else invoice.paid_at.astimezone(tz).date()
     return BookingFacts(
-        invoice_date=invoice.created_at.astimezone(tz).date(),
+        invoice_date=invoice_date,
         currency=(invoice.currency or "").upper(),
         subtotal=invoice.subtotal,
         tax=invoice.tax,
         amount_paid=invoice.amount_paid,
-        paid_date=invoice.paid_at.astimezone(tz).date() if invoice.paid_at else None,
+        paid_date=paid_date,
         basis="nexacloud",
+        problem=problem,
     )
+
+
+def _date_problem(invoice: SourceInvoice, field: str, value) -> str | None:
+    column = field.split(".", 1)[1]
+    for note in invoice.unreadable:  # the reader could not even convert it
+        if note.startswith(field + " "):
+            return reason(invoice.invoice_id, field, note[len(field) + 1 :])
+    if column == "created_at" or value is not None:
+        why = moment_problem(value)
+        if why:
+            return reason(invoice.invoice_id, field, f"{shown(value)}: {why}")
+    return None
 
 
 def source_facts(facts: SourceFacts) -> BookingFacts:
@@ -77,26 +110,52 @@ def source_facts(facts: SourceFacts) -> BookingFacts:
 def plan_invoice(
     invoice: SourceInvoice, facts: BookingFacts, settings: PlanSettings
 ) -> PlanDecision:
-    def quarantine(reason: str) -> PlanDecision:
-        return PlanDecision(invoice.invoice_id, PlanOutcome.QUARANTINED, reason=reason)
+    """The decision for one invoice; whatever its data, it never raises (DESIGN rule 12)."""
+    try:
+        return _plan_invoice(invoice, facts, settings)
+    except Exception as exc:  # a defect of ours: this invoice fails, the others are planned
+        return PlanDecision(
+            invoice.invoice_id,
+            PlanOutcome.FAILED,
+            reason=f"invoice {invoice.invoice_id}: planning failed "
+            f"({type(exc).__name__}: {shown(str(exc))})",
+        )
+
+
+def _plan_invoice(
+    invoice: SourceInvoice, facts: BookingFacts, settings: PlanSettings
+) -> PlanDecision:
+    def quarantine(text: str) -> PlanDecision:
+        if not text.startswith(f"invoice {invoice.invoice_id}: "):
+            text = f"invoice {invoice.invoice_id}: {text}"
+        return PlanDecision(invoice.invoice_id, PlanOutcome.QUARANTINED, reason=text)
 
     def skip(reason: str) -> PlanDecision:
         return PlanDecision(invoice.invoice_id, PlanOutcome.SKIPPED, reason=reason)
 
-    if facts.basis == "nexacloud" and (invoice.status or "").lower() in _NOT_BOOKED_STATUSES:
-        return skip(_NOT_BOOKED_STATUSES[(invoice.status or "").lower()])
+    status = (invoice.status or "").strip().lower()
+    if facts.basis == "nexacloud" and status in _NOT_BOOKED_STATUSES:
+        return skip(
+            f"invoice {invoice.invoice_id}: invoices.status is {shown(invoice.status)}: "
+            f"{_NOT_BOOKED_STATUSES[status]}"
+        )
+    problem = _number_problem(invoice, facts)
+    if problem:
+        return quarantine(problem)
     if not invoice.items and facts.subtotal == 0 and facts.tax == 0:
         return skip("no items and a zero subtotal: nothing to book")
+    if facts.problem:
+        return quarantine(facts.problem)
     if not _CURRENCY_CODE.match(facts.currency):
-        return quarantine(f"currency {facts.currency!r} is not an ISO 4217 code")
+        value = shown(facts.currency) if facts.currency else "NULL or ''"
+        return quarantine(f"{_field(facts, 'currency')} is {value}: not an ISO 4217 code")
     problem = _amount_problem(invoice, facts)
     if problem:
         return quarantine(problem)
     partner = partner_plan(invoice)
     if partner is None:
-        return quarantine(
-            f"customer (user {invoice.customer.user_id}) has neither a company nor a full name"
-        )
+        field, why = customer_problem(invoice) or ("customer", "unusable")
+        return quarantine(f"{field} is {why}")
 
     billed = _billed_lines(invoice, facts)
     credit_note = facts.total < 0
@@ -107,17 +166,21 @@ def plan_invoice(
     )
     untaxed = sum((line.amount for line in lines), ZERO)
     tax = facts.tax * sign
+    for what, value in (("the untaxed amount", untaxed), ("the total", untaxed + tax)):
+        why = amount_problem(value, facts.currency)
+        if why:
+            return quarantine(f"{what} {value} is {why}")
     choice = _choose_tax(tax, lines, facts.currency, settings)
     if choice.problem:
-        return quarantine(choice.problem)
+        return quarantine(f"{_field(facts, 'tax')} {facts.tax}: {choice.problem}")
 
     family_amounts: dict[str, Decimal] = {}
     for _, family, _, _, amount in billed:
         family_amounts[family] = family_amounts.get(family, ZERO) + amount
     move = PlannedMove(
         invoice_id=invoice.invoice_id,
-        source_ref=invoice.source_ref,
-        number=invoice.number,
+        source_ref=clean_text(invoice.source_ref.strip()) or None if invoice.source_ref else None,
+        number=clean_text(invoice.number) if invoice.number else None,
         move_type=MoveType.CREDIT_NOTE if credit_note else MoveType.INVOICE,
         partner=partner,
         invoice_date=facts.invoice_date,
@@ -138,24 +201,52 @@ def plan_invoice(
 def partner_plan(invoice: SourceInvoice) -> PartnerPlan | None:
     """One partner per user: named after the company (then a company) when set, else the person."""
     customer = invoice.customer
-    company = (customer.company or "").strip()
-    name = company or (customer.full_name or "").strip()
+    if not customer.user_id or not customer.found:
+        return None
+    company = clean_text((customer.company or "").strip())
+    name = company or clean_text((customer.full_name or "").strip())
     if not name:
         return None
     email = (customer.billing_email or "").strip() or (customer.email or "").strip() or None
-    return PartnerPlan(key=customer.user_id, name=name, is_company=bool(company), email=email)
+    return PartnerPlan(
+        key=customer.user_id,
+        name=name,
+        is_company=bool(company),
+        email=clean_text(email) if email else None,
+    )
+
+
+def _field(facts: BookingFacts, name: str) -> str:
+    """Where a booked fact comes from: NexaCloud's column, or the billing system's figure."""
+    return f"invoices.{name}" if facts.basis == "nexacloud" else f"{facts.basis}'s {name}"
+
+
+def _named_amounts(invoice: SourceInvoice, facts: BookingFacts) -> list[tuple[str, object, bool]]:
+    """(field, value, priced) of every amount the move is built from."""
+    named = [
+        (_field(facts, "subtotal"), facts.subtotal, True),
+        (_field(facts, "tax"), facts.tax, False),
+        (_field(facts, "amount_paid"), facts.amount_paid, False),
+    ]
+    named += [(f"invoice_items[{i}].amount", it.amount, True) for i, it in enumerate(invoice.items)]
+    return named
+
+
+def _number_problem(invoice: SourceInvoice, facts: BookingFacts) -> str | None:
+    """An amount that is no number at all (NULL, NaN, ±Infinity), named with its field."""
+    for field, value, _ in _named_amounts(invoice, facts):
+        why = number_problem(value)
+        if why:
+            return f"{field} is {shown(value)}: {why}"
+    return None
 
 
 def _amount_problem(invoice: SourceInvoice, facts: BookingFacts) -> str | None:
-    """An amount the ledger cannot book exactly, named with its field and value."""
-    unit = currency_unit(facts.currency)
-    named = [("subtotal", facts.subtotal), ("tax", facts.tax), ("amount_paid", facts.amount_paid)]
-    named += [(f"items[{i}].amount", item.amount) for i, item in enumerate(invoice.items)]
-    for field, value in named:
-        if value is None or not value.is_finite():
-            return f"{field} is {value!r}, not an amount"
-        if value != value.quantize(unit):
-            return f"{field} {value} has more decimals than {facts.currency} allows ({unit})"
+    """An amount the ledger cannot book exactly (too large, finer than a cent), named."""
+    for field, value, priced in _named_amounts(invoice, facts):
+        why = amount_problem(value, facts.currency, priced=priced)
+        if why:
+            return f"{field} is {shown(value)}: {why}"
     return None
 
 
@@ -166,27 +257,30 @@ def _billed_lines(invoice: SourceInvoice, facts: BookingFacts) -> list[tuple]:
     float noise to tolerate, and a dropped cent would make Odoo's total differ from the source's.
     """
     lines = [
-        (item.description, family_of(item.description), item.quantity, item.unit_price, item.amount)
+        (_label(item.description), family_of(item.description), item.quantity, item.unit_price,
+         item.amount)
         for item in invoice.items
-    ]
+    ]  # fmt: skip
     gap = facts.subtotal - sum((item.amount for item in invoice.items), ZERO)
     if gap != 0:
         lines.append((GAP_DESCRIPTION, BASE, Decimal(1), gap, gap))
     return lines
 
 
+def _label(description: str | None) -> str:
+    """An item's label in Odoo: as billed, control characters made visible; never empty."""
+    text = clean_text(description or "").strip()
+    return text or NO_DESCRIPTION
+
+
 def _odoo_line(description, family, quantity, unit_price, amount, sign) -> PlannedLine:
     """A line whose `quantity × unit_price` is exactly its amount, as Odoo will store it.
 
     A price NexaCloud kept with more digits than Odoo keeps (3 × 33.333 billed 100.00) would drift
-    by a cent in Odoo, so such a line is booked as 1 × amount with the billed terms in its label.
+    by a cent in Odoo, so such a line is booked as 1 × amount with the billed terms in its label;
+    so is a line whose quantity or unit price is NULL, NaN, too large or does not make its amount.
     """
-    exact = (
-        quantity
-        and unit_price == unit_price.quantize(PRICE_UNIT)
-        and quantity * unit_price == amount
-    )
-    if exact:
+    if _exact_terms(quantity, unit_price, amount):
         return PlannedLine(
             description,
             family,
@@ -201,8 +295,21 @@ def _odoo_line(description, family, quantity, unit_price, amount, sign) -> Plann
     )
 
 
-def _plain(value: Decimal) -> str:
-    return format(value.normalize(), "f")
+def _exact_terms(quantity, unit_price, amount) -> bool:
+    for value in (quantity, unit_price):
+        if value is None or not value.is_finite() or (value and value.adjusted() >= MAX_DIGITS):
+            return False
+    if not quantity or unit_price != unit_price.quantize(PRICE_UNIT):
+        return False
+    with localcontext() as exact:
+        exact.prec = 2 * MAX_DIGITS + 40  # wide enough that the product is never rounded
+        return quantity * unit_price == amount
+
+
+def _plain(value: Decimal | None) -> str:
+    if value is None:
+        return "NULL"
+    return format(value.normalize(), "f") if value.is_finite() else str(value)
 
 
 def _choose_tax(tax: Decimal, lines: Sequence[PlannedLine], currency: str, settings: PlanSettings):

@@ -26,6 +26,7 @@ from pydantic import Field, PrivateAttr
 from requests.adapters import HTTPAdapter
 
 from ledger_pipeline.ledger.model import SourceInvoice, Verification
+from ledger_pipeline.ledger.soundness import moment_problem
 from ledger_pipeline.sources.lago_api import LagoApi, LagoError
 from ledger_pipeline.sources.lago_facts import (
     lago_id_of,
@@ -36,7 +37,7 @@ from ledger_pipeline.sources.lago_facts import (
     record_latest_payments,
     verification_for,
 )
-from ledger_pipeline.sources.verification import time_zone, unverifiable
+from ledger_pipeline.sources.verification import source_id_problem, time_zone, unverifiable
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,10 @@ class LagoVerifier(ConfigurableResource):
         by_lago_id: dict[str, list[SourceInvoice]] = defaultdict(list)
         for invoice in invoices:
             lago_id = lago_id_of(invoice.source_ref)
-            if lago_id is None:
+            malformed = source_id_problem(invoice)
+            if malformed:  # never put into a URL path
+                results[invoice.invoice_id] = unverifiable(invoice, malformed)
+            elif lago_id is None:
                 results[invoice.invoice_id] = unverifiable(
                     invoice, f"{invoice.source_ref!r} is not a Lago reference (lago:<id>)"
                 )
@@ -119,9 +123,14 @@ class LagoVerifier(ConfigurableResource):
             for invoice in group:
                 if lago_id in failed:
                     results[invoice.invoice_id] = unverifiable(invoice, failed[lago_id])
-                else:
+                    continue
+                try:
                     results[invoice.invoice_id] = verification_for(
                         invoice, found.get(lago_id), paid_at.get(lago_id), zone
+                    )
+                except Exception as exc:  # one odd answer or invoice costs only that invoice
+                    results[invoice.invoice_id] = unverifiable(
+                        invoice, f"Lago invoice {lago_id} could not be read ({type(exc).__name__})"
                     )
         log.info(
             "Lago: %d invoices checked in %d calls, %.2f s",
@@ -136,13 +145,20 @@ class LagoVerifier(ConfigurableResource):
     def _invoices(
         self, api: LagoApi, by_lago_id: dict[str, list[SourceInvoice]], zone: ZoneInfo
     ) -> tuple[dict[str, dict | None], dict[str, str]]:
-        """Lago's invoice per wanted id (None: Lago has none), and ids that failed, with why."""
-        day_of = {i: local_day(group[0].created_at, zone) for i, group in by_lago_id.items()}
+        """Lago's invoice per wanted id (None: Lago has none), and ids that failed, with why.
+
+        An invoice whose created_at is NULL or implausible is in no listing window: got by id.
+        """
+        day_of = {
+            i: local_day(group[0].created_at, zone)
+            for i, group in by_lago_id.items()
+            if moment_problem(group[0].created_at) is None
+        }
         found: dict[str, dict | None] = {}
         for start, end in listing_windows(list(day_of.values())):
             self._list_window(api, start, end, day_of, found)
 
-        leftovers = [i for i in day_of if i not in found]
+        leftovers = [i for i in by_lago_id if i not in found]
         fetched, error = self._parallel(api.invoice, leftovers)
         found.update(fetched)
         failed = {i: str(error) for i in leftovers if i not in fetched} if error else {}
@@ -170,11 +186,12 @@ class LagoVerifier(ConfigurableResource):
         self, api: LagoApi, found: dict[str, dict | None]
     ) -> tuple[dict[str, datetime], dict[str, str]]:
         """Latest succeeded payment time per paid invoice, and ids whose payments failed."""
-        wanted = {i for i, inv in found.items() if inv is not None and needs_payment_date(inv)}
+        wanted = {i for i, inv in found.items() if inv is not None and _needs_payment_date(inv)}
         latest: dict[str, datetime] = {}
         if not wanted:
             return latest, {}
-        oldest = min(date.fromisoformat(found[i]["issuing_date"]) for i in wanted)  # type: ignore[index]
+        issued = [_issuing_date(found[i]) for i in wanted]  # type: ignore[arg-type]
+        oldest = min((d for d in issued if d is not None), default=date.min + _PAYMENT_SLACK)
         horizon = oldest - _PAYMENT_SLACK
         try:
             for page in api.payment_pages(self.per_page):
@@ -254,6 +271,20 @@ class LagoVerifier(ConfigurableResource):
             max_retries=self.max_retries,
             sleep=self._sleep,
         )
+
+
+def _needs_payment_date(lago: dict) -> bool:
+    try:
+        return needs_payment_date(lago)
+    except (TypeError, ValueError):  # an odd answer: verification_for reports it per invoice
+        return False
+
+
+def _issuing_date(lago: dict) -> date | None:
+    try:
+        return date.fromisoformat(str(lago.get("issuing_date")))
+    except ValueError:
+        return None
 
 
 def _all_unverifiable(

@@ -35,11 +35,12 @@ _NOT_FINALIZED = {
 
 
 def lago_id_of(source_ref: str | None) -> str | None:
-    """`lago:<id>` → `<id>`; None for anything else or an empty id."""
+    """`lago:<id>` → `<id>` (lower case: Lago's UUIDs are, and UUIDs ignore case); None for
+    anything else or an empty id."""
     ref = (source_ref or "").strip()
     if not ref.startswith(LAGO_REF_PREFIX):
         return None
-    return ref[len(LAGO_REF_PREFIX) :].strip() or None
+    return ref[len(LAGO_REF_PREFIX) :].strip().lower() or None
 
 
 def local_day(moment: datetime, zone: ZoneInfo) -> date:
@@ -81,7 +82,10 @@ def record_latest_payments(
     for payment in payments:
         if payment.get("payment_status") != "succeeded":
             continue
-        created = parse_timestamp(payment["created_at"])
+        try:
+            created = parse_timestamp(payment["created_at"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue  # a payment without a readable time cannot date a payment
         for invoice_id in payment.get("invoice_ids") or ():
             if invoice_id in wanted and (invoice_id not in latest or latest[invoice_id] < created):
                 latest[invoice_id] = created

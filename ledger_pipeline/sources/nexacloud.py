@@ -90,6 +90,7 @@ class NexaCloudReader(dg.ConfigurableResource):
             ) from None
         try:
             conn.set_client_encoding("UTF8")
+            _read_timestamps_leniently(conn)
             conn.set_session(
                 isolation_level=psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ, readonly=True
             )
@@ -114,11 +115,19 @@ class NexaCloudReader(dg.ConfigurableResource):
     def read_invoices(self, selection: InvoiceFilter | None = None) -> list[SourceInvoice]:
         return list(self.iter_invoices(selection))
 
+    def orphan_items(self, limit: int = 1000) -> list[OrphanItems]:
+        """Items whose invoice_id matches no invoice (possible where the schema lacks the foreign
+        key): no invoice will ever book them, so source integrity reports them."""
+        with self.connect() as conn, conn.cursor() as cur:
+            _check_schema(conn)
+            cur.execute(_ORPHANS_SQL, (limit,))
+            return [OrphanItems(_text_or_none(k), n, d) for k, n, d in cur.fetchall()]
+
 
 _INVOICES_SQL = """
 SELECT i.id, i.stripe_invoice_id, i.invoice_number, i.created_at, i.currency, i.status,
        i.subtotal, i.tax, i.amount_paid, i.paid_at,
-       i.user_id, u.full_name, u.company, u.email, u.billing_email
+       i.user_id, u.full_name, u.company, u.email, u.billing_email, u.id IS NOT NULL
 FROM invoices i LEFT JOIN users u ON u.id = i.user_id
 {where}
 ORDER BY i.id
@@ -129,6 +138,52 @@ FROM invoice_items it JOIN invoices i ON i.id = it.invoice_id
 {where}
 ORDER BY it.invoice_id, it.description, it.amount
 """
+_ORPHANS_SQL = """
+SELECT it.invoice_id::text, count(*), min(it.description)
+FROM invoice_items it
+WHERE NOT EXISTS (SELECT 1 FROM invoices i WHERE i.id = it.invoice_id)
+GROUP BY it.invoice_id
+ORDER BY it.invoice_id
+LIMIT %s
+"""
+
+
+@dataclass(frozen=True)
+class OrphanItems:
+    """Items of an invoice id that no invoice has (None: the items' invoice_id is NULL)."""
+
+    invoice_id: str | None
+    count: int
+    description: str | None  # one of them, to help find them
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A value PostgreSQL holds but Python cannot represent (a timestamp in year 10000 or BC)."""
+
+    text: str
+
+
+def _read_timestamps_leniently(conn) -> None:
+    """On this connection, a timestamp beyond Python's years 1–9999 reads as `Unreadable`
+    instead of raising mid-stream, which would stop the whole extract for one invoice."""
+    for name, standard in (
+        ("TIMESTAMPTZ", psycopg2.extensions.PYDATETIMETZ),
+        ("TIMESTAMP", psycopg2.extensions.PYDATETIME),
+        ("DATE", psycopg2.extensions.PYDATE),
+    ):
+
+        def cast(value, cur, standard=standard):
+            if value is None:
+                return None
+            try:
+                return standard(value, cur)
+            except (ValueError, OverflowError, psycopg2.DataError):
+                return Unreadable(value)
+
+        psycopg2.extensions.register_type(
+            psycopg2.extensions.new_type(standard.values, f"LEDGER_{name}", cast), conn
+        )
 
 
 def _check_schema(conn) -> str:
@@ -180,37 +235,74 @@ def _stream(conn, name: str, query: str, params: Sequence, chunk_size: int) -> I
 def _merge(invoice_rows: Iterator[tuple], item_rows: Iterator[tuple]) -> Iterator[SourceInvoice]:
     """Attach each invoice's items. Both streams are ordered by invoice id and filtered alike, so
     every item's invoice comes through the invoice stream (an invoice with a missing user too: its
-    customer is empty and the planner quarantines it, rather than it vanishing)."""
+    customer is not found and the planner quarantines it, rather than it vanishing)."""
     pending = next(item_rows, None)
     for row in invoice_rows:
         invoice_key = row[0]
-        items = []
+        items, notes = [], []
         while pending is not None and pending[0] == invoice_key:
+            n = len(items)
             items.append(
-                InvoiceItem(pending[1], _dec(pending[2]), _dec(pending[3]), _dec(pending[4]))
+                InvoiceItem(
+                    pending[1],
+                    _dec(pending[2], f"invoice_items[{n}].quantity", notes),
+                    _dec(pending[3], f"invoice_items[{n}].unit_price", notes),
+                    _dec(pending[4], f"invoice_items[{n}].amount", notes),
+                )
             )
             pending = next(item_rows, None)
-        yield _invoice(row, tuple(items))
+        yield _invoice(row, tuple(items), notes)
 
 
-def _invoice(row: tuple, items: tuple[InvoiceItem, ...]) -> SourceInvoice:
+def _invoice(row: tuple, items: tuple[InvoiceItem, ...], notes: list[str]) -> SourceInvoice:
     (inv_id, ref, number, created_at, currency, status, subtotal, tax, paid, paid_at,
-     user_id, full_name, company, email, billing_email) = row  # fmt: skip
+     user_id, full_name, company, email, billing_email, user_found) = row  # fmt: skip
     return SourceInvoice(
         invoice_id=str(inv_id),
-        source_ref=ref,
-        number=number,
-        customer=Customer(str(user_id), full_name, company, email, billing_email),
-        created_at=created_at,
-        currency=(currency or "").strip().upper(),
-        status=status,
-        subtotal=_dec(subtotal),
-        tax=_dec(tax),
-        amount_paid=_dec(paid) if paid is not None else Decimal("0"),
-        paid_at=paid_at,
+        source_ref=_text_or_none(ref),
+        number=_text_or_none(number),
+        customer=Customer(
+            "" if user_id is None else str(user_id),
+            _text_or_none(full_name),
+            _text_or_none(company),
+            _text_or_none(email),
+            _text_or_none(billing_email),
+            found=bool(user_found),
+        ),
+        created_at=_moment(created_at, "invoices.created_at", notes),
+        currency=str(currency or "").strip().upper(),
+        status=_text_or_none(status),
+        subtotal=_dec(subtotal, "invoices.subtotal", notes),
+        tax=_dec(tax, "invoices.tax", notes),
+        # NULL paid means nothing was paid; NaN stays NaN, for the planner to quarantine.
+        amount_paid=_dec(paid, "invoices.amount_paid", notes) if paid is not None else Decimal(0),
+        paid_at=_moment(paid_at, "invoices.paid_at", notes),
         items=items,
+        unreadable=tuple(notes),
     )
 
 
-def _dec(value) -> Decimal:
-    return value if value is None or isinstance(value, Decimal) else Decimal(str(value))
+def _text_or_none(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _moment(value, field: str, notes: list[str]) -> datetime | None:
+    if isinstance(value, Unreadable):
+        notes.append(f"{field} {value.text!r}: beyond the years Python can represent")
+        return None
+    if value is None or isinstance(value, datetime):
+        return value
+    notes.append(f"{field} {str(value)!r}: not a timestamp")
+    return None
+
+
+def _dec(value, field: str = "", notes: list[str] | None = None) -> Decimal | None:
+    """A NexaCloud number as an exact Decimal; NaN (with a note) when it is not a number at all."""
+    if value is None or isinstance(value, Decimal):
+        return value
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        if notes is not None:
+            notes.append(f"{field} {str(value)[:80]!r}: not a number")
+        return Decimal("NaN")

@@ -43,9 +43,11 @@ from ledger_pipeline.ledger.model import (
     VerificationOutcome,
 )
 from ledger_pipeline.ledger.money import from_minor_units
+from ledger_pipeline.ledger.soundness import moment_problem
 from ledger_pipeline.sources.verification import (
     billing_system,
     source_disagreements,
+    source_id_problem,
     time_zone,
     unverifiable,
 )
@@ -97,7 +99,10 @@ class StripeVerifier(ConfigurableResource):
         wanted: dict[str, list[SourceInvoice]] = {}
         for invoice in invoices:
             ref = stripe_id(invoice.source_ref)
-            if ref is None:
+            malformed = source_id_problem(invoice)
+            if malformed:  # never put into a URL path
+                results[invoice.invoice_id] = unverifiable(invoice, malformed)
+            elif ref is None:
                 results[invoice.invoice_id] = unverifiable(invoice, "not a Stripe invoice id")
             else:
                 wanted.setdefault(ref, []).append(invoice)
@@ -121,7 +126,13 @@ class StripeVerifier(ConfigurableResource):
         )
         for ref, group in wanted.items():
             for invoice in group:
-                results[invoice.invoice_id] = found.verification(invoice, ref, zone)
+                try:
+                    results[invoice.invoice_id] = found.verification(invoice, ref, zone)
+                except Exception as exc:  # one odd answer or invoice costs only that invoice
+                    results[invoice.invoice_id] = unverifiable(
+                        invoice,
+                        f"Stripe's answer for {ref} could not be read ({type(exc).__name__})",
+                    )
         return results
 
     def _session(self) -> requests.Session:
@@ -431,7 +442,13 @@ class _StripeReader:
 
     def fetch(self, wanted: Mapping[str, Sequence[SourceInvoice]], pad: timedelta) -> _Found:
         found = _Found()
-        created = {ref: min(i.created_at for i in group) for ref, group in wanted.items()}
+        # Only a plausible created_at places an invoice in a listing window; one NULL or in
+        # year 9999 is retrieved by id instead (its window would overflow or list nothing).
+        created = {}
+        for ref, group in wanted.items():
+            moments = [i.created_at for i in group if moment_problem(i.created_at) is None]
+            if moments:
+                created[ref] = min(moments)
         try:
             for window in created_windows(created, pad):
                 for raw in self._list(window, found):

@@ -8,6 +8,7 @@ is unverifiable, so the automatic path never posts it on NexaCloud's own fields 
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
@@ -21,6 +22,7 @@ from ledger_pipeline.ledger.model import (
     VerificationOutcome,
 )
 from ledger_pipeline.ledger.money import currency_unit
+from ledger_pipeline.ledger.soundness import amount_problem, shown
 
 if TYPE_CHECKING:
     from ledger_pipeline.sources.lago import LagoVerifier
@@ -30,6 +32,11 @@ log = logging.getLogger(__name__)
 
 NO_SOURCE_ID = "no billing-system id"
 _LABEL = {BillingSystem.STRIPE: "Stripe", BillingSystem.LAGO: "Lago"}
+# What a source id may look like before it goes into a URL path: Stripe's ids are `in_` and
+# letters and digits (at most 255 characters); Lago's are UUIDs. Anything else (spaces, slashes,
+# `../`, control characters) is never sent.
+_STRIPE_ID = re.compile(r"in_[A-Za-z0-9_-]{1,252}")
+_LAGO_UUID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 
 
 class Verifier(Protocol):
@@ -44,6 +51,27 @@ def billing_system(source_ref: str | None) -> BillingSystem | None:
     if ref.startswith("lago:") and len(ref) > len("lago:"):
         return BillingSystem.LAGO
     return None
+
+
+def source_id_problem(invoice: SourceInvoice) -> str | None:
+    """Why the invoice's `stripe_invoice_id` is not a well-formed Stripe or Lago id, when it
+    claims to be one (starts `in_` or `lago:`); None when well formed or claiming neither."""
+    ref = (invoice.source_ref or "").strip()
+    if ref.startswith("in_"):
+        if _STRIPE_ID.fullmatch(ref):
+            return None
+        expected = "in_ then 1 to 252 letters, digits, '_' or '-'"
+    elif ref.startswith("lago:"):
+        if _LAGO_UUID.fullmatch(ref[len("lago:") :].strip()):
+            return None
+        expected = "lago:<uuid>"
+    else:
+        return None
+    return (
+        f"invoice {invoice.invoice_id}: invoices.stripe_invoice_id is "
+        f"{shown(invoice.source_ref)}: not a well-formed id ({expected}); not sent to a billing "
+        "system"
+    )
 
 
 def time_zone(tz: str) -> ZoneInfo:
@@ -68,15 +96,21 @@ def source_disagreements(invoice: SourceInvoice, facts: SourceFacts) -> tuple[st
     The source wins; these are reported so a person can see what NexaCloud got wrong.
     """
     source = _LABEL.get(facts.system, str(facts.system))
-    ours = invoice.currency.upper()
+    ours = (invoice.currency or "").upper()
     found = []
     if ours != facts.currency:
-        found.append(f"currency: NexaCloud {ours}, {source} {facts.currency}")
+        mine = ours if re.fullmatch("[A-Z]{3}", ours) else shown(invoice.currency)
+        found.append(f"currency: NexaCloud {mine}, {source} {facts.currency}")
     for name, mine, theirs in (
         ("total", invoice.total, facts.total),
         ("tax", invoice.tax, facts.tax),
     ):
-        if mine != theirs:
+        if amount_problem(mine, ours):  # NULL, NaN, huge or odd: shown as stored
+            found.append(
+                f"{name}: NexaCloud {shown(mine)}, {source} {_amount(theirs, facts.currency)} "
+                f"({source}'s amount is used)"
+            )
+        elif mine != theirs:
             found.append(
                 f"{name}: NexaCloud {_amount(mine, ours)}, "
                 f"{source} {_amount(theirs, facts.currency)} ({source}'s amount is used)"
@@ -106,7 +140,10 @@ def verify_invoices(
     )
     for invoice in invoices:
         system = billing_system(invoice.source_ref)
-        if system is None:
+        malformed = source_id_problem(invoice)
+        if malformed:
+            results[invoice.invoice_id] = unverifiable(invoice, malformed)
+        elif system is None:
             results[invoice.invoice_id] = unverifiable(invoice, NO_SOURCE_ID)
         elif claims[(system, invoice.source_ref.strip())] > 1:
             # Two NexaCloud invoices claiming one source invoice would book its revenue twice.

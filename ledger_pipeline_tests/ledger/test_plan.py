@@ -183,7 +183,7 @@ def test_a_bad_currency_is_quarantined_naming_it():
 def test_an_amount_finer_than_the_currency_is_quarantined_naming_the_field():
     decision = plan(invoice([item("Odoo ERP Hosting", "100.005")], subtotal="100.005"))
     assert decision.outcome is PlanOutcome.QUARANTINED
-    assert "subtotal 100.005" in decision.reason
+    assert "invoices.subtotal is 100.005" in decision.reason
 
 
 def test_quantity_times_price_not_reproducing_the_amount_books_the_amount():

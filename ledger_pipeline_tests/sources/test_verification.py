@@ -85,7 +85,7 @@ def test_each_invoice_goes_to_its_own_billing_system():
     stripe, lago = FakeVerifier(), FakeVerifier()
     invoices = [
         make_invoice("1", "in_a"),
-        make_invoice("2", "lago:b"),
+        make_invoice("2", "lago:1a901a90-1a90-1a90-1a90-1a901a901a90"),
         make_invoice("3", None),
         make_invoice("4", "manual-1"),
         make_invoice("5", "in_c"),
@@ -106,7 +106,10 @@ def test_a_system_with_no_invoices_is_not_asked():
 def test_a_crashing_verifier_costs_only_its_own_invoices():
     stripe = FakeVerifier(fail=RuntimeError("boom with sk_live_secret in the text"))
     lago = FakeVerifier()
-    invoices = [make_invoice("1", "in_a"), make_invoice("2", "lago:b")]
+    invoices = [
+        make_invoice("1", "in_a"),
+        make_invoice("2", "lago:1a901a90-1a90-1a90-1a90-1a901a901a90"),
+    ]
     results = verify_invoices(invoices, stripe=stripe, lago=lago, tz="UTC")
     assert results["2"].outcome is V.VERIFIED
     assert results["1"].outcome is V.UNVERIFIABLE
@@ -125,7 +128,12 @@ def test_an_invoice_the_verifier_forgot_is_unverifiable():
 
 
 def test_a_missing_verifier_is_an_outcome():
-    results = verify_invoices([make_invoice("1", "lago:b")], stripe=None, lago=None, tz="UTC")
+    results = verify_invoices(
+        [make_invoice("1", "lago:1a901a90-1a90-1a90-1a90-1a901a901a90")],
+        stripe=None,
+        lago=None,
+        tz="UTC",
+    )
     assert results["1"] == Verification("1", V.UNVERIFIABLE, "Lago verifier is not configured")
 
 
@@ -144,7 +152,7 @@ def test_a_wrong_time_zone_fails_the_run():
 
 
 def test_disagreements_are_worded_with_both_amounts():
-    invoice = make_invoice("1", "lago:b", currency="JPY")
+    invoice = make_invoice("1", "lago:1a901a90-1a90-1a90-1a90-1a901a901a90", currency="JPY")
     facts = SourceFacts(
         system=BillingSystem.LAGO,
         source_id="b",
