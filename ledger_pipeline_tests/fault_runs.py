@@ -31,11 +31,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ledger_pipeline.assets import _decide  # the ledger_plan asset's own per-invoice decision
-from ledger_pipeline.ledger.model import PlanDecision, PlannedMove, VerificationOutcome
-from ledger_pipeline.ledger.plan import PlanSettings, source_facts
-from ledger_pipeline.ledger.stages import SourceOfTruth, VerifiedInvoices
-from ledger_pipeline.ledger.taxes import ODOO18_SALE_TAXES, ODOO19_SALE_TAXES, TaxRounding
+from ledger_pipeline import assets
+from ledger_pipeline.config import ExtractConfig, PlanConfig, VerifyConfig
+from ledger_pipeline.ledger.model import PlanDecision, PlannedMove
 from ledger_pipeline.odoo import transport
 from ledger_pipeline.odoo.report import BookingAction, BookingReport
 from ledger_pipeline.odoo.resource import OdooLedger
@@ -46,17 +44,18 @@ from ledger_pipeline.sandbox.postgres import temporary_database
 from ledger_pipeline.sandbox.sample_data import load_sample_database, sample_invoices
 from ledger_pipeline.sandbox.stripe_standin import StripeStandIn
 from ledger_pipeline.sources.lago import LagoVerifier
-from ledger_pipeline.sources.nexacloud import InvoiceFilter, NexaCloudReader
+from ledger_pipeline.sources.nexacloud import NexaCloudReader
 from ledger_pipeline.sources.stripe import StripeVerifier
-from ledger_pipeline.sources.verification import verify_invoices
 from ledger_pipeline_tests.odoo.conftest import ledger_for, ledger_snapshot, running_standin
 
 TIME_ZONE = "America/Toronto"
 WORLD_INVOICES = 300  # the seeded sample each case draws its dataset from
 CASE_INVOICES = (5, 25)
 MAX_RERUNS = 5
-LEASE_TTL = 1  # seconds: a SIGKILLed writer's lease is taken over quickly
-LEASE_WAIT = 4  # a second writer outwaits a dead holder's TTL and a live holder's booking
+# The lease's TTL must outlast a live writer's booking, or a second writer takes it over and
+# both write (the lease renews only between batches, at most once a minute): 5 s when writers
+# overlap, else 1 s so a SIGKILLed writer's lease is taken over quickly. The wait outlasts both.
+LEASE_TTL = {"overlap": 5, "alone": 1}
 ODOO_TIMEOUT = 10.0  # a normal run's client time-out
 SHORT_TIMEOUT = 0.4  # the faulty run's, when a time-out is injected
 HELD_FOR = 1.2  # how long an injected time-out holds the answer (well past SHORT_TIMEOUT)
@@ -134,6 +133,10 @@ class FaultCase:
     def classes(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(f.kind for f in self.faults))
 
+    @property
+    def lease_ttl(self) -> int:
+        return LEASE_TTL["overlap" if "overlap" in self.classes else "alone"]
+
     def describe(self) -> str:
         faults = ", ".join(f.describe() for f in self.faults)
         return (
@@ -156,7 +159,7 @@ def _draw_fault(kind: str, rng: random.Random) -> Fault:
         return Fault(kind, at, variant=rng.choice(("drop", "502")))
     if kind == "sigkill":
         return Fault(kind, at, variant=rng.choice(("held", "counted")))
-    if kind.endswith("_timeout"):  # each costs a real client time-out: keep them few
+    if kind in SOURCE_CLASSES and kind.endswith("_timeout"):  # each costs a real time-out
         return Fault(kind, count=rng.choice((1, 1, 2, 6)))
     if kind in SOURCE_CLASSES:  # a few are absorbed by the retries, more exhaust them
         return Fault(kind, count=rng.choice((1, 2, 5, 8, 12)))
@@ -172,62 +175,69 @@ def _no_wait(_seconds: float) -> None:
     """Back-off that keeps its rules but not its wall-clock cost."""
 
 
-class _QuickStripe:
+class QuickStripe(StripeVerifier):
     """Stripe's verifier with its back-off and pacing sleeps skipped."""
 
-    def __init__(self, verifier: StripeVerifier):
-        self.verifier = verifier
+    def verify(self, invoices, tz, **_):
+        return super().verify(invoices, tz, sleep=_no_wait)
+
+
+class QuickLago(LagoVerifier):
+    """Lago's verifier with its back-off sleeps skipped."""
 
     def verify(self, invoices, tz):
-        return self.verifier.verify(invoices, tz, sleep=_no_wait)
+        self.with_sleep(_no_wait)
+        return super().verify(invoices, tz)
 
 
-def read_invoices(world: FaultWorld, ids: Sequence[str]):
-    return world.nexacloud.read_invoices(InvoiceFilter(invoice_ids=tuple(ids)))
+class _Context:
+    """What the assets' own functions use of their Dagster context."""
+
+    log = logging.getLogger("ledger_pipeline_tests.fault_runs")
+    run_id = "fault-run"
 
 
-def verify_and_plan(
-    world: FaultWorld, invoices, version: int, *, source_timeout: float = 30.0
-) -> tuple[PlanDecision, ...]:
-    """The verified_invoices and ledger_plan assets' work, on the built-in chart of `version`."""
-    stripe = StripeVerifier(
+def _asset_fn(asset):
+    """The asset's own function, without Dagster's per-invocation cost (~0.2 s each)."""
+    return asset.op.compute_fn.decorated_fn
+
+
+def plan_run(world: FaultWorld, case: FaultCase, *, source_timeout: float = 30.0):
+    """The nexacloud_invoices, verified_invoices and ledger_plan assets' work for the case's
+    invoices, on the built-in chart of its Odoo version: one decision per invoice."""
+    context = _Context()
+    extract = _asset_fn(assets.nexacloud_invoices)(
+        context,
+        ExtractConfig(invoice_ids=list(case.invoice_ids), time_zone=TIME_ZONE),
+        world.nexacloud,
+    ).value
+    stripe = QuickStripe(
         api_key=world.stripe.api_key,
         base_url=world.stripe.url,
         timeout=source_timeout,
-        max_requests_per_second=1000,
+        max_requests_per_second=1000,  # pacing is Stripe's rule, not what these cases test
     )
-    lago = LagoVerifier(
-        api_key=world.lago.api_key, base_url=world.lago.url, timeout=source_timeout
-    ).with_sleep(_no_wait)
+    lago = QuickLago(api_key=world.lago.api_key, base_url=world.lago.url, timeout=source_timeout)
     try:
-        verifications = verify_invoices(
-            invoices, stripe=_QuickStripe(stripe), lago=lago, tz=TIME_ZONE
-        )
+        verified = _asset_fn(assets.verified_invoices)(
+            context, VerifyConfig(), extract, stripe, lago
+        ).value
     finally:
         lago.close()
-    facts = {
-        i: source_facts(v.facts)
-        for i, v in verifications.items()
-        if v.outcome is VerificationOutcome.VERIFIED and v.facts is not None
-    }
-    verified = VerifiedInvoices(SourceOfTruth.VERIFIED, facts, verifications)
-    return tuple(_decide(invoice, verified, plan_settings(version)) for invoice in invoices)
-
-
-def plan_settings(version: int) -> PlanSettings:
-    if version == 18:
-        return PlanSettings(ODOO18_SALE_TAXES, TaxRounding.PER_LINE, (TIE_PREFERENCE,))
-    return PlanSettings(ODOO19_SALE_TAXES, TaxRounding.GLOBALLY, (TIE_PREFERENCE,))
+    config = PlanConfig(
+        tax_catalogue=f"odoo{case.version}", tax_tie_preference=[TIE_PREFERENCE]
+    )  # built in: planning asks Odoo nothing, so Odoo's faults land on the booking
+    plan = _asset_fn(assets.ledger_plan)(context, config, extract, verified, None).value
+    return plan.decisions
 
 
 def planned_moves(decisions: Sequence[PlanDecision]) -> list[PlannedMove]:
     return [d.move for d in decisions if d.move is not None]
 
 
-def writer_for(odoo: OdooStandIn, timeout: float = ODOO_TIMEOUT) -> OdooLedger:
-    return ledger_for(
-        odoo, timeout=timeout, lease_ttl_seconds=LEASE_TTL, lease_wait_seconds=LEASE_WAIT
-    )
+def writer_for(odoo: OdooStandIn, case: FaultCase, timeout: float = ODOO_TIMEOUT) -> OdooLedger:
+    ttl = case.lease_ttl
+    return ledger_for(odoo, timeout=timeout, lease_ttl_seconds=ttl, lease_wait_seconds=ttl + 3)
 
 
 def booked_cleanly(report: BookingReport) -> bool:
@@ -252,11 +262,8 @@ def full_run(
     """One run of the whole chain; ok when every invoice was decided as in the clean run and
     nothing failed in Odoo."""
     try:
-        decisions = verify_and_plan(
-            world, read_invoices(world, case.invoice_ids), case.version,
-            source_timeout=source_timeout,
-        )  # fmt: skip
-        report = writer_for(odoo, odoo_timeout).book(planned_moves(decisions))
+        decisions = plan_run(world, case, source_timeout=source_timeout)
+        report = writer_for(odoo, case, odoo_timeout).book(planned_moves(decisions))
     except Exception as exc:  # a step failing is a run that did not succeed, nothing more
         return RunResult(False, f"raised {type(exc).__name__}: {exc}")
     if decisions != clean:
@@ -284,23 +291,22 @@ def _write_in_child(ledger: OdooLedger, moves: list[PlannedMove]) -> None:
 
 def run_writers(
     odoo: OdooStandIn,
+    ledger: OdooLedger,
     moves: list[PlannedMove],
     *,
     writers: int,
     kill_after: int | None,
     held: bool,
-    timeout: float,
 ) -> list[int | None]:
     """Book `moves` in `writers` forked processes started together; SIGKILL the first after
     `kill_after` Odoo calls (with `held`, while Odoo holds the answer to that committed call).
     Returns the exit codes (-9: killed)."""
     fork = multiprocessing.get_context("fork")
-    ledger = writer_for(odoo, timeout)  # forked, not pickled: the child gets this very object
     odoo.reset_counts()
     if kill_after is not None and held:
         odoo.time_out_call(kill_after, 30.0)  # committed, answer held until the kill
     children = [
-        fork.Process(target=_write_in_child, args=(ledger, moves), daemon=True)
+        fork.Process(target=_write_in_child, args=(ledger, moves), daemon=True)  # not pickled
         for _ in range(writers)
     ]
     for child in children:
@@ -356,10 +362,10 @@ def fresh_odoo(version: int) -> Iterator[OdooStandIn]:
 
 def clean_run(world: FaultWorld, case: FaultCase):
     """The ledger a run without faults leaves: decisions, snapshot, calls, keys it booked."""
-    decisions = verify_and_plan(world, read_invoices(world, case.invoice_ids), case.version)
+    decisions = plan_run(world, case)
     moves = planned_moves(decisions)
     with fresh_odoo(case.version) as odoo:
-        report = writer_for(odoo).book(moves)
+        report = writer_for(odoo, case).book(moves)
         calls = sum(odoo.call_counts().values())
         if not booked_cleanly(report):
             raise AssertionError(f"the clean run failed: {report.summary} {report.aborted}")
@@ -426,20 +432,18 @@ def faulty_run(
             world, case, odoo, clean, source_timeout=source_timeout, odoo_timeout=odoo_timeout
         )
     try:
-        decisions = verify_and_plan(
-            world, read_invoices(world, case.invoice_ids), case.version,
-            source_timeout=source_timeout,
-        )  # fmt: skip
+        decisions = plan_run(world, case, source_timeout=source_timeout)
     except Exception as exc:
         return RunResult(False, f"raised {type(exc).__name__}: {exc}")
     kill = kinds.get("sigkill")
     codes = run_writers(
         odoo,
+        writer_for(odoo, case, odoo_timeout),
         planned_moves(decisions),
         writers=2 if "overlap" in kinds else 1,
         kill_after=_call_number(kill.at, calls) if kill else None,
-        held=bool(kill and kill.variant == "held"),
-        timeout=odoo_timeout,
+        # Two writers: call k may be the other's, whose held answer would only time out.
+        held=bool(kill and kill.variant == "held" and "overlap" not in kinds),
     )
     notes.append(f"writers exited {codes}")
     ok = decisions == clean and all(code == 0 for code in codes)

@@ -68,10 +68,10 @@ def test_the_invariant_sees_a_duplicate_a_missing_key_and_a_wrong_payment(world)
 
 
 def test_the_soak_prints_how_many_it_tried_and_how_each_class_ended(capsys):
-    assert fault_runs.main(["--cases", "3", "--seed", "11"]) == 0
+    assert fault_runs.main(["--cases", "2", "--seed", "11"]) == 0
     out = capsys.readouterr().out
-    assert "3 cases tried" in out
+    assert "2 cases tried" in out
     for kind in CLASSES:
         assert kind in out
     (total,) = [line for line in out.splitlines() if line.startswith("all cases")]
-    assert total.split()[2] == "3"  # tried
+    assert total.split()[2] == "2"  # tried
