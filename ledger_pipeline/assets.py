@@ -244,7 +244,7 @@ def odoo_invoices(
         post=config.post,
         dry_run=config.dry_run,
         batch_size=config.batch_size,
-        holder=context.run_id,  # names this run in Odoo's writer lease
+        holder=context.run.run_id,  # names this run in Odoo's writer lease
     )
     booking = OdooBooking(ledger_plan, report, config.register_payments)
     outcomes = final_outcomes(ledger_plan, report)

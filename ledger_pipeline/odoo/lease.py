@@ -62,6 +62,11 @@ class LeaseError(Exception):
 class LeaseBusy(LeaseError):
     """Another writer held the lease for longer than this one may wait."""
 
+    def __init__(self, message: str, holder: Holder | None = None, value: str = "") -> None:
+        super().__init__(message)
+        self.holder = holder  # None when the value is not one this module wrote
+        self.value = value
+
 
 class LeaseLost(LeaseError):
     """The lease expired and another writer took it over while this one was booking."""
@@ -104,10 +109,18 @@ class Holder:
         except (TypeError, ValueError, KeyError):
             return None
 
+    @property
+    def since_iso(self) -> str:
+        return _iso(self.since)
+
+    @property
+    def expires_iso(self) -> str:
+        return _iso(self.expires)
+
     def describe(self) -> str:
         return (
             f"run {self.run_id} on host {self.host} (pid {self.pid}), "
-            f"since {_iso(self.since)}, expires {_iso(self.expires)}"
+            f"since {self.since_iso}, expires {self.expires_iso}"
         )
 
 
@@ -189,7 +202,7 @@ class OdooLease:
                 continue
             now = self.clock()
             if now >= deadline:
-                raise LeaseBusy(self._busy_message(row, other))
+                raise LeaseBusy(self._busy_message(row, other), other, str(row["value"]))
             until_expiry = other.expires - now if other else pause
             self.sleep(max(0.05, min(pause, deadline - now, until_expiry + 0.05)))
             pause = min(pause * 2, self.max_pause)

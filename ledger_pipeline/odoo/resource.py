@@ -12,7 +12,7 @@ from pydantic import Field
 from ledger_pipeline.ledger.model import PlannedMove
 from ledger_pipeline.ledger.taxes import SaleTax, TaxRounding
 from ledger_pipeline.odoo.booking import book_moves
-from ledger_pipeline.odoo.lease import OdooLease
+from ledger_pipeline.odoo.lease import LeaseBusy, OdooLease
 from ledger_pipeline.odoo.ledger_setup import read_company
 from ledger_pipeline.odoo.maintenance import PruneReport, prune_metered_shadow
 from ledger_pipeline.odoo.readback import LedgerReadBack, read_back
@@ -88,9 +88,10 @@ class OdooLedger(dg.ConfigurableResource):
         """Create, rewrite, post and pay `moves`; in a dry run only read and report.
 
         A real run writes only while holding the writer's lease in Odoo, named after `holder`
-        (the Dagster run id); `LeaseBusy` when another writer keeps it past `lease_wait_seconds`.
+        (the Dagster run id). When another writer keeps it past `lease_wait_seconds`, nothing is
+        written and a `dg.Failure` (caused by `LeaseBusy`) names that holder.
         """
-        with self._connect(read_only=dry_run) as odoo:
+        with self._connect(read_only=dry_run) as odoo, _failing_the_step_when_busy():
             return book_moves(
                 odoo,
                 moves,
@@ -105,7 +106,7 @@ class OdooLedger(dg.ConfigurableResource):
     ) -> PruneReport:
         """Delete (or archive) the old module's metered shadow data; a dry run only counts.
         Deleting takes the writer's lease, as booking does."""
-        with self._connect(read_only=dry_run) as odoo:
+        with self._connect(read_only=dry_run) as odoo, _failing_the_step_when_busy():
             lease = nullcontext() if dry_run else self.lease(odoo, holder).held_while()
             with lease:
                 return prune_metered_shadow(odoo, dry_run=dry_run)
@@ -114,3 +115,22 @@ class OdooLedger(dg.ConfigurableResource):
         """Odoo's moves, totals, payments and revenue per account for these invoice keys."""
         with self._connect(read_only=True) as odoo:
             return read_back(odoo, keys, chunk_size=max(self.batch_size, 500))
+
+
+@contextmanager
+def _failing_the_step_when_busy() -> Iterator[None]:
+    """A busy lease as a Dagster Failure: the UI then heads the step's error with the holder
+    and how to clear a stale lease, rather than a wrapped traceback."""
+    try:
+        yield
+    except LeaseBusy as busy:
+        holder = busy.holder
+        metadata = {"lease_value": busy.value}
+        if holder is not None:
+            metadata = {
+                "lease_holder_run_id": holder.run_id,
+                "lease_holder_host": holder.host,
+                "lease_since": holder.since_iso,
+                "lease_expires": holder.expires_iso,
+            }
+        raise dg.Failure(description=str(busy), metadata=metadata) from busy

@@ -16,8 +16,10 @@ import sys
 import time
 from collections import Counter
 
+import dagster as dg
 import pytest
 
+from ledger_pipeline.maintenance import prune_metered_shadow_job
 from ledger_pipeline.odoo.booking import book_moves
 from ledger_pipeline.odoo.lease import (
     LEASE_KEY,
@@ -234,8 +236,9 @@ def test_a_busy_lease_fails_the_booking_naming_the_holder_and_writes_nothing(sta
     with writer(standin) as odoo:
         OdooLease(odoo, "run-holding").acquire()
     standin.reset_counts()
-    with pytest.raises(LeaseBusy, match="run run-holding on host"):
+    with pytest.raises(dg.Failure, match="run run-holding on host") as failed:
         ledger_for(standin, lease_wait_seconds=0).book(mixed_batch(standin.version))
+    assert isinstance(failed.value.__cause__, LeaseBusy)
     assert set(lease_calls(standin)) == {"create", "search_read"}
     assert not [call for call in standin.call_counts() if call[0] == "account.move"]
 
@@ -262,7 +265,7 @@ def test_the_prune_job_takes_the_lease_only_when_it_deletes(standin):
     assert lease_calls(standin) == {"create": 1, "unlink": 1}
     with writer(standin) as odoo:
         OdooLease(odoo, "run-booking").acquire()
-    with pytest.raises(LeaseBusy, match="run-booking"):
+    with pytest.raises(dg.Failure, match="run-booking"):
         ledger_for(standin, lease_wait_seconds=0).prune_metered_shadow(dry_run=False)
 
 
@@ -364,3 +367,26 @@ def test_a_holder_killed_mid_booking_is_taken_over_after_expiry(version):
         f"odoo {version}: killed after {booked_at_kill} of {count} moves; the next run took "
         f"over and the ledger equals a clean run's"
     )
+
+
+# -- Dagster -------------------------------------------------------------------------------------
+def test_a_busy_lease_fails_the_dagster_step_naming_the_holder():
+    with running_standin(19) as odoo:
+        with writer(odoo) as rpc:
+            OdooLease(rpc, "run-of-the-other-deployment").acquire()
+        result = prune_metered_shadow_job.execute_in_process(
+            resources={"odoo": ledger_for(odoo, lease_wait_seconds=0)},
+            run_config={"ops": {"prune_metered_shadow": {"config": {"dry_run": False}}}},
+            raise_on_error=False,
+        )
+        assert not result.success
+        (failure,) = [e for e in result.all_events if e.is_step_failure]
+        data = failure.step_failure_data
+        assert data.error.cls_name == "Failure" and data.error.cause.cls_name == "LeaseBusy"
+        shown = data.user_failure_data.description  # what the UI heads the failure with
+        assert "run run-of-the-other-deployment on host" in shown
+        assert f"This run ({result.run_id})" in shown  # the step's lease names its run
+        assert "System Parameters" in shown
+        holder = data.user_failure_data.metadata["lease_holder_run_id"]
+        assert holder.value == "run-of-the-other-deployment"
+        assert not [c for c in odoo.call_counts() if c[1] in ("unlink", "action_cancel")]
