@@ -8,7 +8,7 @@
 | ODOO_URL, ODOO_DATABASE, ODOO_LOGIN, ODOO_API_KEY | odoo | Odoo ledger |
 | ODOO_PROTOCOL | odoo | json2, jsonrpc or auto (default) |
 | ODOO_LEASE_TTL_SECONDS, ODOO_LEASE_WAIT_SECONDS | odoo | the writer's lease: lifetime unless
-  renewed (≥ 1, default 600); how long a second writer waits for it (≥ 0, default 300) |
+  renewed (≥ 120, default 600); how long a second writer waits for it (≥ 0, default 300) |
 
 A billing system's key may be absent: its invoices then end a run unverified ("credentials are
 not configured") instead of failing the run. Secrets are resolved by Dagster at run time and
@@ -23,6 +23,7 @@ import os
 
 import dagster as dg
 
+from ledger_pipeline.odoo.lease import MIN_RENEW_EVERY
 from ledger_pipeline.odoo.resource import OdooLedger
 from ledger_pipeline.settings import EnvReader
 from ledger_pipeline.sources.lago import LagoVerifier
@@ -30,6 +31,9 @@ from ledger_pipeline.sources.nexacloud import NexaCloudReader
 from ledger_pipeline.sources.stripe import StripeVerifier
 
 ODOO_PROTOCOLS = ("json2", "jsonrpc", "auto")
+# The holder renews its lease at most once a minute: a shorter life would let the lease expire
+# under a live writer and a second one take it. Two renewal chances before expiry, at least.
+MIN_LEASE_TTL_SECONDS = int(2 * MIN_RENEW_EVERY)
 
 
 def _secret(name: str):
@@ -52,7 +56,9 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
     odoo_choices = _set_only(
         login=dg.EnvVar("ODOO_LOGIN") if read.raw("ODOO_LOGIN") else None,
         protocol=read.choice("ODOO_PROTOCOL", ODOO_PROTOCOLS),
-        lease_ttl_seconds=read.integer("ODOO_LEASE_TTL_SECONDS", 1, unit="seconds"),
+        lease_ttl_seconds=read.integer(
+            "ODOO_LEASE_TTL_SECONDS", MIN_LEASE_TTL_SECONDS, unit="seconds, renewed once a minute"
+        ),
         lease_wait_seconds=read.integer("ODOO_LEASE_WAIT_SECONDS", 0, unit="seconds"),
     )
     read.check()

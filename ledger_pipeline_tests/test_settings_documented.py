@@ -25,6 +25,8 @@ import yaml
 from psycopg2.extensions import parse_dsn
 
 from ledger_pipeline.definitions import build_definitions
+from ledger_pipeline.odoo.lease import OdooLease
+from ledger_pipeline.odoo.transport import connect
 from ledger_pipeline.sandbox.postgres import dagster_storage_env, temporary_database
 from ledger_pipeline.settings import LedgerSettings, SettingError
 
@@ -70,6 +72,7 @@ class ChainCase:
     world_zone: str  # the zone the Lago stand-in issues its dates in
     env: dict[str, str | None]  # None: unset, the documented default applies
     invoices: int = 50  # sample invoices: enough for 12 % ties and a window of several
+    lease_held_first: bool = False  # another writer holds Odoo's lease for a first run
     protocol_calls: set[tuple[str, str]] = field(default_factory=set)  # Odoo calls it must make
     no_protocol_calls: set[tuple[str, str]] = field(default_factory=set)
 
@@ -92,7 +95,7 @@ CHAIN_CASES = [
             "ODOO_LOGIN": "admin",
             "ODOO_PROTOCOL": "json2",
             "ODOO_LEASE_TTL_SECONDS": "120",
-            "ODOO_LEASE_WAIT_SECONDS": "0",
+            "ODOO_LEASE_WAIT_SECONDS": "300",
             "LEDGER_TIME_ZONE": "America/Toronto",
             "LEDGER_SYNC_HOUR": "0",
             "LEDGER_SYNC_LOOKBACK_DAYS": "3650",
@@ -113,7 +116,7 @@ CHAIN_CASES = [
             "ODOO_LOGIN": "admin",
             "ODOO_PROTOCOL": "jsonrpc",
             "ODOO_LEASE_TTL_SECONDS": "600",
-            "ODOO_LEASE_WAIT_SECONDS": "300",
+            "ODOO_LEASE_WAIT_SECONDS": "0",  # a held lease fails the step at once
             "LEDGER_TIME_ZONE": "UTC",
             "LEDGER_SYNC_HOUR": "23",
             "LEDGER_SYNC_LOOKBACK_DAYS": "400",
@@ -123,6 +126,7 @@ CHAIN_CASES = [
         },
         protocol_calls={AUTHENTICATE},
         no_protocol_calls={VERSION},
+        lease_held_first=True,
     ),
     ChainCase(
         "auto on Odoo 18, Odoo's taxes, defaults, no Stripe key",
@@ -163,7 +167,7 @@ BAD_VALUES = {
     "LAGO_API_URL": [("https://api.getlago.com", "an http(s) URL ending /api/v1")],
     "ODOO_URL": [("erp.example.com", "an http(s) URL"), ("ftp://erp.example.com", "http(s)")],
     "ODOO_PROTOCOL": [("xmlrpc", "one of json2, jsonrpc, auto"), ("JSON2", "one of json2")],
-    "ODOO_LEASE_TTL_SECONDS": [("0", "an integer ≥ 1"), ("ten", "an integer ≥ 1")],
+    "ODOO_LEASE_TTL_SECONDS": [("30", "an integer ≥ 120"), ("ten", "an integer ≥ 120")],
     "ODOO_LEASE_WAIT_SECONDS": [("-1", "an integer ≥ 0"), ("1.5", "an integer ≥ 0")],
     "LEDGER_TIME_ZONE": [("Mars/Olympus", "an IANA time zone name"), ("+05:00", "IANA")],
     "LEDGER_SYNC_HOUR": [("six", "an integer 0–23"), ("24", "0–23"), ("-1", "0–23")],
@@ -334,6 +338,8 @@ def test_the_daily_sync_runs_at_each_documented_setting(case, world, monkeypatch
             if "DAGSTER_PG_HOST" in case.env:
                 assert type(instance.run_storage).__name__ == "PostgresRunStorage"
             request, since = _tick(defs, settings, world)
+            if case.lease_held_first:
+                _assert_a_held_lease_fails_the_step_at_once(defs, request, instance, world)
             world.odoo.reset_counts()
             result = defs.resolve_job_def("daily_ledger_sync").execute_in_process(
                 run_config=request.run_config, instance=instance, raise_on_error=False,
@@ -342,6 +348,25 @@ def test_the_daily_sync_runs_at_each_documented_setting(case, world, monkeypatch
             assert result.success
             assert instance.get_run_by_id(result.run_id).is_success  # recorded in its storage
             _assert_the_chain_booked(case, world, result, settings, since)
+
+
+def _assert_a_held_lease_fails_the_step_at_once(defs, request, instance, world) -> None:
+    """ODOO_LEASE_WAIT_SECONDS=0: a writer that finds the lease held fails, naming the holder,
+    and writes nothing."""
+    odoo = connect(world.odoo.url, world.odoo.database, world.odoo.api_key, login=world.odoo.login)
+    other = OdooLease(odoo, "another-deployment", ttl=600, wait=0)
+    other.acquire()
+    try:
+        busy = defs.resolve_job_def("daily_ledger_sync").execute_in_process(
+            run_config=request.run_config, instance=instance, raise_on_error=False
+        )
+    finally:
+        other.release()
+        odoo.close()
+    assert not busy.success
+    failure = busy.failure_data_for_node("odoo_invoices").error.to_string()
+    assert "another-deployment" in failure and "waited 0 s" in failure, failure
+    assert world.odoo.records("account.move", [["move_type", "=", "out_invoice"]]) == []
 
 
 def _resolve(name, value, world, dagster_dsn, tmp_path) -> str | None:
