@@ -50,8 +50,8 @@ MAX_WAIT = 15.0
 FAILURES = (OdooError, OdooTransportError)
 CLEAR_HINT = (
     "If that holder is gone, wait for the lease to expire (it is then taken over "
-    f"automatically) or delete the system parameter {LEASE_KEY!r} in Odoo (Settings → "
-    "Technical → System Parameters)."
+    f"automatically) or delete the system parameter {LEASE_KEY!r} in Odoo (developer mode: "
+    "Settings → Technical → System Parameters)."
 )
 
 
