@@ -121,6 +121,11 @@ def ledger_snapshot(odoo: OdooStandIn) -> dict:
                 "tax_ids",
             ],
         )
+        tax_lines = rpc.search_read(
+            "account.move.line",
+            [["move_id", "in", list(key_of)], ["display_type", "=", "tax"]],
+            ["move_id", "name", "balance", "amount_currency", "tax_line_id"],
+        )
         account_ids = sorted({m2o_id(ln["account_id"]) for ln in lines})
         codes = {a["id"]: a["code"] for a in rpc.read("account.account", account_ids, ["code"])}
         payments = rpc.search_read(
@@ -190,4 +195,16 @@ def ledger_snapshot(odoo: OdooStandIn) -> dict:
         "accounts": sorted(a["code"] for a in accounts),
         "journals": len(journals),
         "fields": sorted(f["name"] for f in fields),
+        # Added for the fault runs: each move's tax lines, and the partners' e-mails.
+        "tax_lines": sorted(
+            (
+                key_of[m2o_id(t["move_id"])],
+                t["name"],
+                t["balance"],
+                t["amount_currency"],
+                m2o_name(t["tax_line_id"]),
+            )
+            for t in tax_lines
+        ),
+        "partner_emails": sorted((x["name"], partners[x["res_id"]]["email"] or "") for x in xmlids),
     }
