@@ -455,3 +455,13 @@ def test_strings_show_as_text_in_the_ui(corpus: CorpusRun):
                 assert marker not in value.md_str, value.md_str
     assert any("in_" + SCRIPT in cell for cell in cells)
     assert any("<B>CAD</B>" in cell for cell in cells)
+
+
+def test_every_invoice_ends_in_exactly_one_named_state(corpus: CorpusRun):
+    inserted = {IDS[k.name] for k in KINDS + GOOD if k.invoice is not None}
+    seen: list[str] = []
+    for result in corpus.results:
+        booking = result.output_for_node("odoo_invoices")
+        seen += [o.invoice_id for o in final_outcomes(booking.plan, booking.report)]
+    assert sorted(seen) == sorted(inserted)  # each once, across the two paths
+    assert {o.state for o in corpus.outcomes.values()} <= set(FinalState)

@@ -1,5 +1,6 @@
 """The move plan: DESIGN §3 rules 1–6 and the §4 fixes, with hand-computed amounts."""
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal as D
 from zoneinfo import ZoneInfo
@@ -299,3 +300,84 @@ def test_source_facts_win_on_the_automatic_path():
     move = plan_invoice(inv, source_facts(facts), ODOO18).move
     assert move.invoice_date == date(2026, 3, 16) and move.basis == "stripe"
     assert (move.payment.date, move.payment.amount) == (date(2026, 3, 20), D("113.00"))
+
+
+# -- one invoice's bad data is that invoice's outcome (issue 8) -------------------------------
+
+
+def test_a_null_description_books_to_other_instead_of_stopping_the_plan():
+    # The user's crash: 'NoneType' object has no attribute 'strip' in the family classifier.
+    assert family_of(None) == family_of("  ") == "other" and prorated_service(None) is None
+    nameless = InvoiceItem(None, D(1), D("100.00"), D("100.00"))
+    decision = plan(invoice([nameless], tax="13.00"))
+    assert decision.outcome is PlanOutcome.PLANNED
+    (line,) = decision.move.lines
+    assert (line.description, line.account_code) == ("NexaCloud item (no description)", "NCR.OTHER")
+
+
+def test_odd_quantities_and_prices_book_the_amount_with_the_terms_in_the_label():
+    items = [
+        InvoiceItem("Odoo ERP Hosting", None, D("10.00"), D("10.00")),
+        InvoiceItem("Daily Backup", D("NaN"), None, D("20.00")),
+        InvoiceItem("Forms Builder", D("1E+40"), D("1E+40"), D("30.00")),
+    ]
+    decision = plan(invoice(items))
+    assert decision.outcome is PlanOutcome.PLANNED
+    assert [(ln.quantity, ln.unit_price, ln.amount) for ln in decision.move.lines] == [
+        (D(1), D("10.00"), D("10.00")),
+        (D(1), D("20.00"), D("20.00")),
+        (D(1), D("30.00"), D("30.00")),
+    ]
+    assert "(NULL × 10)" in decision.move.lines[0].description
+    assert "(NaN × NULL)" in decision.move.lines[1].description
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        ({"subtotal": None}, "invoices.subtotal is NULL"),
+        ({"tax": D("NaN")}, "invoices.tax is NaN"),
+        ({"amount_paid": D("-Infinity")}, "invoices.amount_paid is -Infinity"),
+        ({"subtotal": D("1E+40")}, "invoices.subtotal is 1E+40: too large"),
+        ({"subtotal": D("12345678901234.56")}, "invoices.subtotal is 12345678901234.56: too large"),
+        ({"created_at": None}, "invoices.created_at is NULL"),
+        ({"created_at": datetime(1, 1, 1, tzinfo=UTC)}, "invoices.created_at is 0001-01-01"),
+        ({"created_at": datetime.max.replace(tzinfo=UTC)}, "invoices.created_at is 9999-12-31"),
+        ({"unreadable": ("invoices.created_at '12000-01-01': beyond",), "created_at": None},
+         "invoices.created_at is '12000-01-01': beyond"),
+        ({"paid_at": datetime(9999, 1, 1, tzinfo=UTC)}, "invoices.paid_at is 9999-01-01"),
+        ({"currency": ""}, "invoices.currency is NULL or ''"),
+        ({"customer": Customer("", None, None, None, None, found=False)},
+         "invoices.user_id is NULL"),
+        ({"customer": Customer("7", None, None, None, None, found=False)},
+         "invoices.user_id is '7': no users row"),
+    ],
+)  # fmt: skip
+def test_bad_data_is_quarantined_naming_invoice_field_and_value(changes, says):
+    # Far zones overflow at year 1 and 9999: the date is judged before it is converted.
+    bad = replace(invoice([item("Odoo ERP Hosting", "100.00")]), **changes)
+    decision = plan(bad, tz=ZoneInfo("Asia/Tokyo"))
+    assert decision.outcome is PlanOutcome.QUARANTINED
+    assert decision.reason.startswith("invoice 42: ") and says in decision.reason, decision.reason
+
+
+def test_an_unexpected_error_fails_only_that_invoice_with_the_exception_named(monkeypatch):
+    from ledger_pipeline.ledger import plan as planner
+
+    def broken(description):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(planner, "family_of", broken)
+    decision = plan(invoice([item("Odoo ERP Hosting", "100.00")]))
+    assert decision.outcome is PlanOutcome.FAILED and decision.move is None
+    assert decision.reason == "invoice 42: planning failed (KeyError: \"'boom'\")"
+
+
+def test_text_going_to_odoo_has_control_characters_made_visible():
+    odd = Customer("u1", None, "Acme\x1b[31m\x07 Inc.", "a\x00@x.ca", None)
+    decision = plan(invoice([item("Hosting\x7f", "10.00")], customer=odd, number="NC\x08-1",
+                            source_ref="  in_1 "))  # fmt: skip
+    move = decision.move
+    assert move.partner.name == "Acme\ufffd[31m\ufffd Inc." and move.partner.email == "a\ufffd@x.ca"
+    assert move.lines[0].description == "Hosting\ufffd" and move.number == "NC\ufffd-1"
+    assert move.source_ref == "in_1"

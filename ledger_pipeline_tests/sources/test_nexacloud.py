@@ -16,6 +16,7 @@ from ledger_pipeline.sources.nexacloud import (
     NexaCloudSchemaChanged,
     NexaCloudUnreachable,
 )
+from ledger_pipeline_tests.nexacloud_rows import create_loose_schema, insert_rows
 
 
 @pytest.fixture(params=["integer", "uuid"])
@@ -198,3 +199,34 @@ def test_an_invoice_whose_user_is_missing_is_still_read(pg_dsn):
     assert len(got) == 5
     orphan = [i for i in got if i.customer.user_id == "999999"]
     assert orphan and orphan[0].customer.full_name is None
+    assert orphan[0].customer.found is False
+
+
+def test_rows_python_cannot_represent_are_read_and_named_not_raised(pg_dsn):
+    """A timestamp in year 12000 or BC used to raise mid-stream and stop the whole extract."""
+    create_loose_schema(pg_dsn)
+    base = {"user_id": 1, "currency": "cad", "subtotal": "1", "tax": "0"}
+    insert_rows(
+        pg_dsn,
+        users=[{"id": 1, "full_name": "A"}],
+        invoices=[
+            {**base, "id": 1, "created_at": "12000-01-01 00:00:00+00", "paid_at": "infinity"},
+            {**base, "id": 2, "created_at": "0044-03-15 00:00:00+00 BC", "subtotal": "NaN"},
+            {**base, "id": 3, "created_at": None, "user_id": None, "amount_paid": None},
+        ],
+        items=[
+            {"invoice_id": 1, "description": None, "quantity": None, "amount": "-Infinity"},
+            {"invoice_id": 77, "description": "orphan", "amount": "1"},
+        ],
+    )
+    reader = NexaCloudReader(dsn=pg_dsn)
+    one, two, three = reader.read_invoices()
+    assert one.created_at is None and "'12000-01-01 00:00:00+00'" in one.unreadable[0]
+    assert one.unreadable[0].startswith("invoices.created_at ")
+    assert one.paid_at == datetime.max.replace(tzinfo=UTC)  # 'infinity': read, judged later
+    assert one.items[0].description is None and one.items[0].amount == Decimal("-Infinity")
+    assert two.created_at is None and "BC" in two.unreadable[0] and two.subtotal.is_nan()
+    assert three.customer.user_id == "" and three.amount_paid == 0 and three.currency == "CAD"
+    assert [(o.invoice_id, o.count, o.description) for o in reader.orphan_items()] == [
+        ("77", 1, "orphan")
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -218,3 +219,43 @@ def test_both_stand_ins_end_to_end():
         if results[i.invoice_id].outcome is V.UNVERIFIABLE
     }
     assert unverifiable == {NO_SOURCE_ID}
+
+
+@pytest.mark.parametrize(
+    "source_ref",
+    ["in_ab cd", "in_x/../../v1/customers", "in_abc\x07", "in_" + "a" * 253, "in_é", "in_",
+     "lago:", "lago:  ", "lago:../invoices", "lago:1a901a90-1a90-1a90-1a90-1a901a901a9",
+     "lago:1a901a90/1a90-1a90-1a90-1a901a901a90"],
+)  # fmt: skip
+def test_a_malformed_source_id_is_unverifiable_naming_it_and_never_sent(source_ref):
+    stripe, lago = FakeVerifier(), FakeVerifier()
+    results = verify_invoices([make_invoice("7", source_ref)], stripe=stripe, lago=lago, tz="UTC")
+    assert stripe.asked == [] and lago.asked == []
+    assert results["7"].outcome is V.UNVERIFIABLE
+    reason = results["7"].reason
+    assert reason.startswith("invoice 7: invoices.stripe_invoice_id is ")
+    assert repr(source_ref)[:40] in reason
+
+
+@pytest.mark.parametrize(
+    "source_ref",
+    ["in_1PqRsT2eZvKYlo2C", " in_1PqRsT2eZvKYlo2C\t", "in_" + "a" * 252,
+     "lago:1A901A90-1a90-1a90-1a90-1a901a901a90", " lago: 1a901a90-1a90-1a90-1a90-1a901a901a90 "],
+)  # fmt: skip
+def test_a_well_formed_source_id_is_asked_whatever_its_surrounding_whitespace(source_ref):
+    stripe, lago = FakeVerifier(), FakeVerifier()
+    results = verify_invoices([make_invoice("7", source_ref)], stripe=stripe, lago=lago, tz="UTC")
+    assert stripe.asked + lago.asked == [["7"]] and results["7"].outcome is V.VERIFIED
+
+
+def test_disagreements_show_odd_nexacloud_amounts_as_stored():
+    facts = SourceFacts(
+        BillingSystem.STRIPE, "in_a", "open", date(2026, 1, 15), "CAD",
+        Decimal("113.00"), Decimal("13.00"), Decimal(0), False, None,
+    )  # fmt: skip
+    odd = replace(make_invoice("1", "in_a"), subtotal=None, tax=Decimal("Infinity"))
+    found = source_disagreements(odd, facts)
+    assert found == (
+        "total: NexaCloud NULL, Stripe 113.00 CAD (Stripe's amount is used)",
+        "tax: NexaCloud Infinity, Stripe 13.00 CAD (Stripe's amount is used)",
+    )
