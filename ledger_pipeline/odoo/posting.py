@@ -1,7 +1,9 @@
 """Moves for a batch of planned invoices: find by key, create, rewrite drafts, fix tax, post.
 
-Calls per batch: one search for every key; one `create` for all new moves (each with its key in
-the same call, so no move ever exists without it); one write per draft that differs from its
+Calls per batch: one search for every key; one search for the Stripe / Lago ids that its new
+moves and drafts claim (DESIGN §6: a source invoice held by a move of another key is not booked
+again); one `create` for all new moves (each with its key in the same call, so no move ever
+exists without it); one write per draft that differs from its
 plan; one read of the drafts' totals; one `action_post`. Odoo's `action_post` on a list is
 all-or-nothing (odoo19-contract Q13), so a failure is bisected until the failing invoice stands
 alone; the rest are posted. Posted moves are never written.
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from ledger_pipeline.ledger.claims import CLAIM_PREFIXES, claim_key, shown, source_label
 from ledger_pipeline.ledger.model import PlannedLine
 from ledger_pipeline.ledger.money import currency_unit
 from ledger_pipeline.odoo.errors import OdooError
@@ -60,7 +63,8 @@ def move_fields(state: LedgerState) -> list[str]:
 
 
 def find_existing(odoo: OdooTransport, state: LedgerState, works: Sequence[InvoiceWork]) -> None:
-    """One search for every key of the batch; attach each invoice's move, flag duplicates."""
+    """One search for every key of the batch; attach each invoice's move, flag duplicates; then
+    hold back the invoices whose source id another move holds."""
     keys = [w.key for w in works]
     rows = odoo.search_read("account.move", [[KEY_FIELD, "in", keys]], move_fields(state))
     by_key: dict[str, list[dict]] = defaultdict(list)
@@ -84,6 +88,102 @@ def find_existing(odoo: OdooTransport, state: LedgerState, works: Sequence[Invoi
                 f"its Odoo move {text(moves[-1]['name'])} (id {moves[-1]['id']}) is cancelled; "
                 "not booked again"
             )
+    if SOURCE_FIELD in state.custom_fields:
+        hold_back_claimed(odoo, works)
+
+
+# -- one source invoice, one booking ------------------------------------------------------
+
+
+def hold_back_claimed(odoo: OdooTransport, works: Sequence[InvoiceWork]) -> None:
+    """Quarantine a new move or draft whose Stripe / Lago id a live move of another key holds
+    in Odoo, or an earlier invoice of this batch claims; a move of its own key is a re-run.
+
+    One `search_read` when the batch has such moves, none otherwise (a re-run of posted moves
+    asks nothing); the rows are compared normalised (see `claim_search`).
+    """
+    claiming = [
+        w
+        for w in works
+        if w.active and w.odoo_state != "posted" and claim_key(w.plan.source_ref) is not None
+    ]
+    if not claiming:
+        return
+    rows = odoo.search_read(
+        "account.move",
+        [["state", "!=", "cancel"], *claim_search([w.plan.source_ref for w in claiming])],
+        ["name", "state", KEY_FIELD, SOURCE_FIELD],
+    )
+    held: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        key = claim_key(row.get(SOURCE_FIELD))
+        if key is not None and row["state"] != "cancel":
+            held[key].append(row)
+    claimed_here: dict[str, InvoiceWork] = {}
+    for work in claiming:
+        key = claim_key(work.plan.source_ref)
+        label = f"{source_label(key)} {shown(work.plan.source_ref.strip())}"
+        others = sorted(
+            (m for m in held.get(key, []) if (m.get(KEY_FIELD) or None) != work.key),
+            key=lambda m: m["id"],
+        )
+        if others:
+            work.quarantine(_claimed_in_odoo(work, label, others))
+        elif key in claimed_here:
+            work.quarantine(
+                f"{label} is also planned in this run for NexaCloud invoice "
+                f"{shown(claimed_here[key].key)}, which books it; not booked, so the source's "
+                "revenue is not counted twice"
+            )
+        else:
+            claimed_here[key] = work
+
+
+def claim_search(refs: Sequence[str]) -> list:
+    """Domain terms finding every move whose source id may be one of `refs`, case aside.
+
+    Odoo's `in` is exact and uses the field's index; `ilike` ignores case but scans every move.
+    So the spellings a copy can be derived from are searched exactly: the id as planned,
+    stripped (as this writer stores it), all lower, all upper, and with only its prefix lower- or
+    upper-cased; a Lago id is a UUID, which only ever changes case as a whole. A Stripe id whose
+    letters are all of one case may be a case-folded copy of the real, mixed-case id, which no
+    exact spelling finds: only such ids are also searched with `ilike` (`_` and `%` in an id
+    may widen that search, never narrow it). Not found: a stored mixed-case Stripe id whose copy
+    is mixed-case differently, which no folding produces, and a mixed-case id stored with
+    surrounding whitespace (this writer stores ids stripped); within one plan the planner's rule
+    catches every spelling.
+    """
+    exact: set[str] = set()
+    folded: set[str] = set()
+    for ref in refs:
+        plain = ref.strip()
+        prefix = next(p for p in CLAIM_PREFIXES if plain.casefold().startswith(p))
+        head, body = plain[: len(prefix)], plain[len(prefix) :]
+        exact |= {ref, plain, plain.lower(), plain.upper(), head.lower() + body}
+        exact |= {head.upper() + body, prefix + body.lower(), prefix + body.upper()}
+        if prefix == "in_" and body in (body.lower(), body.upper()):
+            folded.add(plain)
+    leaves = [[SOURCE_FIELD, "in", sorted(exact)]]
+    leaves += [[SOURCE_FIELD, "ilike", pattern] for pattern in sorted(folded)]
+    return [*["|"] * (len(leaves) - 1), *leaves]
+
+
+def _claimed_in_odoo(work: InvoiceWork, label: str, others: Sequence[dict]) -> str:
+    def described(move: dict) -> str:
+        owner = move.get(KEY_FIELD)
+        under = f"NexaCloud invoice {shown(owner)}" if owner else "no NexaCloud key"
+        return f"{text(move.get('name')) or '/'} (id {move['id']}, {move['state']}) under {under}"
+
+    reason = (
+        f"{label} is already booked in Odoo as {'; '.join(map(described, others))}; not booked, "
+        "so the source's revenue is not counted twice"
+    )
+    if work.existed:
+        reason += (
+            f"; this invoice's own move {text(work.move.get('name')) or '/'} (id {work.move_id}) "
+            "holds it too: a person must cancel or reverse one of them"
+        )
+    return reason
 
 
 def _note_posted_differences(work: InvoiceWork) -> None:
@@ -132,7 +232,7 @@ def header_vals(work: InvoiceWork, state: LedgerState) -> dict[str, Any]:
         "date": plan.invoice_date.isoformat(),  # accounting date = the billed invoice date
         "ref": plan.number or False,  # never `name`: an explicit name re-seeds the numbering
         "currency_id": state.currencies[plan.currency.upper()].id,
-        SOURCE_FIELD: plan.source_ref or False,
+        SOURCE_FIELD: (plan.source_ref or "").strip() or False,  # found by an exact search
     }
     return vals
 
