@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from ledger_pipeline.ledger.claims import claim_key, claim_order, resolve_claims
 from ledger_pipeline.ledger.model import Customer, SourceInvoice
+from ledger_pipeline.odoo.posting import claim_search
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PERSON = Customer("u1", "Marie Tremblay", None, None, None)
@@ -161,3 +162,29 @@ def test_many_claimers_of_one_id_leave_exactly_one_and_name_it(count, seed):
     assert len(claims.rejected) == count - 1
     holder = claims.contested[0].holder
     assert all(f"by invoice {holder}" in reason for reason in claims.rejected.values())
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.builds(
+            invoice,
+            st.text(max_size=4),
+            st.one_of(st.none(), st.text(max_size=8), st.text(max_size=6).map("in_".__add__)),
+            TIMES,
+        ),
+        max_size=10,
+    )
+)
+def test_arbitrary_text_never_raises_and_never_books_a_source_id_twice(invoices):
+    claims = resolve_claims(invoices)
+    booked: dict[str, set[str]] = {}
+    for inv in invoices:
+        key = claim_key(inv.source_ref)
+        if key is not None and inv.invoice_id not in claims.rejected:
+            booked.setdefault(key, set()).add(inv.invoice_id)
+    assert all(len(ids) == 1 for ids in booked.values())
+    refs = [inv.source_ref for inv in invoices if claim_key(inv.source_ref)]
+    if refs:  # the Odoo writer's search for them is well formed
+        domain = claim_search(refs)
+        assert sum(1 for term in domain if term == "|") == len(domain) // 2
