@@ -75,6 +75,7 @@ class Kind:
     path: str = "manual"  # "verified": the automatic path, against the stand-ins
     source: dict | None = None  # verified path: how the billing system holds the invoice
     odoo: Callable[[OdooStandIn, dict], None] | None = None  # more about the booked move
+    twice: str | None = None  # "invoice" or "user": that row is inserted twice (no key)
 
 
 def _line_names(odoo: OdooStandIn, move: dict) -> list[str]:
@@ -233,6 +234,10 @@ KINDS: list[Kind] = [
          odoo=_ref(SQL)),
     Kind("stripe_id_padded_on_manual_path", "posted", {"stripe_invoice_id": "  in_Padded1  "},
          totals=BOOKED, odoo=_source_field("in_Padded1")),
+    Kind("invoice_id_repeated", "quarantined", twice="invoice",
+         says=("invoices.id", "on 2 rows")),
+    Kind("user_id_on_two_users_rows", "quarantined", user={}, twice="user",
+         says=("invoices.id", "on 2 rows", "users rows")),
     Kind("items_of_a_missing_invoice", "reported", None,
          items=({**HOSTING, "invoice_id": 424242, "description": "orphan hosting"},),
          says=("424242", "orphan hosting")),
@@ -292,7 +297,11 @@ def _rows(kind: Kind) -> tuple[list[dict], list[dict], list[dict]]:
         if kind.user is not None:
             row["user_id"] = invoice_id
             users.append({**USER, "id": invoice_id, **kind.user})
+            if kind.twice == "user":
+                users.append({**USER, "id": invoice_id, "company": "Another Company"})
         invoices.append(row)
+        if kind.twice == "invoice":
+            invoices.append({**row, "subtotal": "200.00", "tax": "26.00"})
     items = [{"invoice_id": invoice_id, **item} for item in kind.items]
     return users, invoices, items
 

@@ -139,6 +139,11 @@ def _plan_invoice(
             f"invoice {invoice.invoice_id}: invoices.status is {shown(invoice.status)}: "
             f"{_NOT_BOOKED_STATUSES[status]}"
         )
+    for note in invoice.unreadable:  # which row is the invoice cannot be told
+        if note.startswith("invoices.id "):
+            return quarantine(
+                reason(invoice.invoice_id, "invoices.id", note[len("invoices.id ") :])
+            )
     problem = _number_problem(invoice, facts)
     if problem:
         return quarantine(problem)

@@ -8,6 +8,7 @@ merged as they stream, so memory stays bounded whatever the history's size.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +32,8 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
+# A reader's note on this field makes the invoice unbookable on any path (see _merge).
+ID_FIELD = "invoices.id"
 # How NexaCloud's DBAs see this reader in pg_stat_activity.
 APPLICATION_NAME = "ledger-pipeline nexacloud reader"
 
@@ -235,12 +238,23 @@ def _stream(conn, name: str, query: str, params: Sequence, chunk_size: int) -> I
 def _merge(invoice_rows: Iterator[tuple], item_rows: Iterator[tuple]) -> Iterator[SourceInvoice]:
     """Attach each invoice's items. Both streams are ordered by invoice id and filtered alike, so
     every item's invoice comes through the invoice stream (an invoice with a missing user too: its
-    customer is not found and the planner quarantines it, rather than it vanishing)."""
+    customer is not found and the planner quarantines it, rather than it vanishing).
+
+    Where the schema lacks its keys, one id may come on several rows (a repeated invoice id, or
+    several users rows with its user_id): that invoice is read once, with a note the planner
+    quarantines it on, so it still has exactly one outcome."""
     pending = next(item_rows, None)
-    for row in invoice_rows:
-        invoice_key = row[0]
+    for invoice_key, group in itertools.groupby(invoice_rows, key=lambda r: r[0]):
+        rows = list(group)
         items, notes = [], []
-        while pending is not None and pending[0] == invoice_key:
+        if invoice_key is None:
+            notes.append(f"{ID_FIELD} NULL: the invoice has no id")
+        if len(rows) > 1:
+            notes.append(
+                f"{ID_FIELD} {_text_or_none(invoice_key)!r} on {len(rows)} rows: a repeated "
+                "invoice id, or several users rows with its user_id"
+            )
+        while invoice_key is not None and pending is not None and pending[0] == invoice_key:
             n = len(items)
             items.append(
                 InvoiceItem(
@@ -251,14 +265,14 @@ def _merge(invoice_rows: Iterator[tuple], item_rows: Iterator[tuple]) -> Iterato
                 )
             )
             pending = next(item_rows, None)
-        yield _invoice(row, tuple(items), notes)
+        yield _invoice(rows[0], tuple(items), notes)
 
 
 def _invoice(row: tuple, items: tuple[InvoiceItem, ...], notes: list[str]) -> SourceInvoice:
     (inv_id, ref, number, created_at, currency, status, subtotal, tax, paid, paid_at,
      user_id, full_name, company, email, billing_email, user_found) = row  # fmt: skip
     return SourceInvoice(
-        invoice_id=str(inv_id),
+        invoice_id="NULL" if inv_id is None else str(inv_id),
         source_ref=_text_or_none(ref),
         number=_text_or_none(number),
         customer=Customer(

@@ -346,6 +346,8 @@ def test_odd_quantities_and_prices_book_the_amount_with_the_terms_in_the_label()
         ({"unreadable": ("invoices.created_at '12000-01-01': beyond",), "created_at": None},
          "invoices.created_at is '12000-01-01': beyond"),
         ({"paid_at": datetime(9999, 1, 1, tzinfo=UTC)}, "invoices.paid_at is 9999-01-01"),
+        ({"unreadable": ("invoices.id '42' on 2 rows: a repeated invoice id",)},
+         "invoices.id is '42' on 2 rows"),
         ({"currency": ""}, "invoices.currency is NULL or ''"),
         ({"customer": Customer("", None, None, None, None, found=False)},
          "invoices.user_id is NULL"),

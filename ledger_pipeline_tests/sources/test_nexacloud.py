@@ -230,3 +230,30 @@ def test_rows_python_cannot_represent_are_read_and_named_not_raised(pg_dsn):
     assert [(o.invoice_id, o.count, o.description) for o in reader.orphan_items()] == [
         ("77", 1, "orphan")
     ]
+
+
+def test_an_id_on_several_rows_or_none_is_read_once_with_a_note(pg_dsn):
+    """Without keys an id can repeat (or a user id match two users rows): one invoice, noted, so
+    the planner quarantines it and it still has exactly one outcome."""
+    create_loose_schema(pg_dsn)
+    base = {"created_at": "2026-03-10 15:00:00+00", "currency": "CAD", "subtotal": "1", "tax": "0"}
+    insert_rows(
+        pg_dsn,
+        users=[{"id": 1, "full_name": "A"}, {"id": 2, "full_name": "B"}, {"id": 2, "company": "C"}],
+        invoices=[
+            {**base, "id": 1, "user_id": 1},
+            {**base, "id": 1, "user_id": 1, "subtotal": "2"},
+            {**base, "id": 2, "user_id": 2},
+            {**base, "id": 3, "user_id": 1},
+            {**base, "id": None, "user_id": 1},
+        ],
+        items=[{"invoice_id": 3, "description": "x", "amount": "1"}],
+    )
+    got = {i.invoice_id: i for i in NexaCloudReader(dsn=pg_dsn).read_invoices()}
+    assert sorted(got) == ["1", "2", "3", "NULL"]
+    assert got["1"].unreadable == (
+        "invoices.id '1' on 2 rows: a repeated invoice id, or several users rows with its user_id",
+    )
+    assert "on 2 rows" in got["2"].unreadable[0] and got["3"].unreadable == ()
+    assert got["NULL"].unreadable == ("invoices.id NULL: the invoice has no id",)
+    assert len(got["3"].items) == 1
