@@ -118,7 +118,12 @@ def test_source_integrity_names_duplicate_ids(pg_dsn):
     integrity = {e.check_name: e for e in result.get_asset_check_evaluations()}["source_integrity"]
     assert not integrity.passed
     problems = [r.data["problem"] for r in integrity.metadata["details"].value.records]
-    assert "id appears 2 times" in problems
+    duplicate = str(min(int(i.invoice_id) for i in invoices))
+    assert f"invoices.id is '{duplicate}' on 2 rows" in " ".join(problems)
+    # Read once and quarantined: one decision, so the blocking plan_parity still passes.
+    decisions = [d for d in result.output_for_node("ledger_plan").decisions]
+    assert [d.outcome for d in decisions if d.invoice_id == duplicate] == ["quarantined"]
+    assert {e.check_name: e for e in result.get_asset_check_evaluations()}["plan_parity"].passed
 
 
 def test_verified_path_plans_only_what_the_sources_confirm(nexacloud):
