@@ -239,10 +239,11 @@ def _check_currency(work: InvoiceWork, state: LedgerState) -> None:
     plan = work.plan
     currency = state.currencies.get(plan.currency.upper())
     if currency is None:
-        work.fail(f"currency {plan.currency} is unknown to this Odoo")
+        work.fail(f"invoice {plan.invoice_id}: currency {plan.currency} is unknown to this Odoo")
     elif not currency.active:
         work.fail(
-            f"currency {plan.currency} is inactive in Odoo (Odoo would refuse to post: "
+            f"invoice {plan.invoice_id}: currency {plan.currency} is inactive in Odoo "
+            "(Odoo would refuse to post: "
             f"'You cannot validate a document with an inactive currency: {plan.currency}'); "
             "activate it to book this invoice"
         )
