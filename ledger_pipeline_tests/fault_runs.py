@@ -596,9 +596,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown fault classes {unknown}; known: {', '.join(CLASSES)}")
     first = args.seed * 1_000_000
 
+    done = Counter()
+
     def progress(result: CaseResult) -> None:
+        done[result.ok] += 1
         if args.verbose or not result.ok:
             print(("ok     " if result.ok else "FAILED ") + result.describe(), flush=True)
+        if sum(done.values()) % 100 == 0:
+            print(
+                f"... {sum(done.values())}/{args.cases} cases, {done[False]} failed, "
+                f"{time.monotonic() - started:.0f} s",
+                flush=True,
+            )
 
     started = time.monotonic()
     tally = run_cases(
