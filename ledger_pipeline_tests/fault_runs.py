@@ -587,6 +587,9 @@ def main(argv: list[str] | None = None) -> int:
         "--classes", default=",".join(CLASSES), help="comma-separated fault classes to draw from"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="print every case")
+    parser.add_argument(
+        "--case", type=int, help="re-run just this case seed (as a failure prints it), verbosely"
+    )
     parser.add_argument("--log-level", default="ERROR", help="the pipeline's logging (ERROR)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
@@ -595,6 +598,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown fault classes {unknown}; known: {', '.join(CLASSES)}")
     first = args.seed * 1_000_000
+    seeds = range(first, first + args.cases) if args.case is None else [args.case]
+    args.verbose |= args.case is not None
 
     done = Counter()
 
@@ -604,16 +609,14 @@ def main(argv: list[str] | None = None) -> int:
             print(("ok     " if result.ok else "FAILED ") + result.describe(), flush=True)
         if sum(done.values()) % 100 == 0:
             print(
-                f"... {sum(done.values())}/{args.cases} cases, {done[False]} failed, "
+                f"... {sum(done.values())}/{len(seeds)} cases, {done[False]} failed, "
                 f"{time.monotonic() - started:.0f} s",
                 flush=True,
             )
 
     started = time.monotonic()
-    tally = run_cases(
-        range(first, first + args.cases), world_seed=args.seed, classes=classes, progress=progress
-    )
-    print(f"\nfault runs: world seed {args.seed}, {args.cases} cases tried, "
+    tally = run_cases(seeds, world_seed=args.seed, classes=classes, progress=progress)
+    print(f"\nfault runs: world seed {args.seed}, {len(seeds)} cases tried, "
           f"{time.monotonic() - started:.1f} s wall-clock")  # fmt: skip
     print("\n".join(tally.lines()))
     return 1 if tally.failures else 0

@@ -35,7 +35,8 @@ def world():
 @pytest.mark.parametrize("seed", CI_SEEDS, ids=lambda s: f"seed{s}")
 def test_faults_then_reruns_leave_the_clean_runs_ledger(world, seed):
     result = run_case(world, draw_case(seed, world.invoice_ids))
-    assert result.ok, result.describe()
+    again = f"python -m ledger_pipeline_tests.fault_runs --seed {WORLD_SEED} --case {seed}"
+    assert result.ok, f"{result.describe()}\n(re-run it alone: {again})"
 
 
 def test_the_ci_seeds_try_every_fault_class_several_times():
