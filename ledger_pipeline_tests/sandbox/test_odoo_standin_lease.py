@@ -18,6 +18,7 @@ import pytest
 
 from ledger_pipeline.sandbox.odoo_standin import OdooStandIn
 from ledger_pipeline_tests.fixtures import fixture
+from ledger_pipeline_tests.sandbox.test_odoo_standin_record import Replay
 from ledger_pipeline_tests.sandbox.test_odoo_standin_support import VERSIONS, Outcome, Rpc
 
 LEASE_MODELS = ("ir.config_parameter", "ir.model.data")
@@ -56,12 +57,9 @@ def _failed(call: dict) -> bool:
     return call["http_status"] != 200 or (isinstance(response, dict) and "error" in response)
 
 
-class IdReplay:
-    """Sends recorded calls, translating the recorded servers' ids into the stand-in's."""
-
-    def __init__(self, odoo: OdooStandIn):
-        self.rpc = Rpc(odoo)
-        self.ids: dict[int, int] = {}
+class IdReplay(Replay):
+    """Sends recorded calls, translating the recorded servers' ids into the stand-in's, in
+    messages too."""
 
     def send(self, call: dict) -> Outcome:
         body = self.translate(call["request"]["body"])
@@ -79,17 +77,9 @@ class IdReplay:
             self.ids[was] = now
 
     def translate(self, value):
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, int):
-            return self.ids.get(value, value)
-        if isinstance(value, list):
-            return [self.translate(item) for item in value]
-        if isinstance(value, dict):
-            return {key: self.translate(item) for key, item in value.items()}
         if isinstance(value, str):  # "(Record: ir.config_parameter(18,), …": the id in a message
             return re.sub(r"\((\d+),\)", lambda m: f"({self.translate(int(m[1]))},)", value)
-        return value
+        return super().translate(value)
 
 
 def comparable(body):
