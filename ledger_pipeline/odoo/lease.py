@@ -26,7 +26,6 @@ within the TTL (NTP).
 from __future__ import annotations
 
 import json
-import logging
 import os
 import socket
 import time
@@ -37,10 +36,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import dagster as dg
+
 from ledger_pipeline.odoo.errors import OdooError, OdooTransportError
 from ledger_pipeline.odoo.transport import OdooTransport
 
-log = logging.getLogger(__name__)
+# Dagster's logger: waiting, take-overs and releases show in the step's log in the UI.
+log = dg.get_dagster_logger(__name__)
 
 LEASE_MODEL = "ir.config_parameter"
 LEASE_KEY = "ledger_pipeline.lease"
@@ -203,6 +205,11 @@ class OdooLease:
             now = self.clock()
             if now >= deadline:
                 raise LeaseBusy(self._busy_message(row, other), other, str(row["value"]))
+            if pause == min(FIRST_WAIT, self.max_pause):  # the first wait: say who we wait for
+                who = other.describe() if other else repr(row["value"])
+                log.warning(
+                    "lease %s is held by %s; waiting up to %g s", self.key, who, deadline - now
+                )
             until_expiry = other.expires - now if other else pause
             self.sleep(max(0.05, min(pause, deadline - now, until_expiry + 0.05)))
             pause = min(pause * 2, self.max_pause)
