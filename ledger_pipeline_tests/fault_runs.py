@@ -393,6 +393,7 @@ def run_case(world: FaultWorld, case: FaultCase) -> CaseResult:
             clear_faults(world, odoo)
             if not result.ok:
                 ending, why = "failed", f"no run succeeded: {result.why}"
+                notes += fault_free_rerun_failures(world, case)
             else:
                 problems = invariant_problems(ledger_snapshot(odoo), booked, expected)
                 ending = ENDINGS[min(reruns, 2)]
@@ -402,6 +403,19 @@ def run_case(world: FaultWorld, case: FaultCase) -> CaseResult:
             if not first.ok:
                 notes.append(f"faulty run: {first.why}")
     return CaseResult(case, ending, reruns, time.monotonic() - started, why, notes)
+
+
+def fault_free_rerun_failures(world: FaultWorld, case: FaultCase) -> list[str]:
+    """Triage for a case that never converged: does booking its clean plan twice, with no fault
+    at all, already fail the second time? Then no fault was needed for that failure."""
+    moves = planned_moves(plan_run(world, case))
+    with fresh_odoo(case.version) as odoo:
+        writer_for(odoo, case).book(moves)
+        again = writer_for(odoo, case).book(moves)
+    return [
+        f"a fault-free re-run fails {r.invoice_id} too: {r.error}"
+        for r in again.with_action(BookingAction.FAILED)
+    ]
 
 
 def clear_faults(world: FaultWorld, odoo: OdooStandIn) -> None:
