@@ -51,8 +51,8 @@ def book_moves(
     Odoo becoming unreachable stops the run. Every invoice gets exactly one result either way.
 
     A real run writes only while holding `lease` (when given): it is acquired before the first
-    write (LeaseBusy propagates: nothing was written), renewed between batches when due, and
-    released before the report is made. A lease found lost stops the run at the next batch.
+    write (LeaseBusy propagates: nothing was written), renewed before a write once due, and
+    released before the report is made. A lease found lost stops the run's writes at once.
     """
     calls_before = Counter(odoo.calls)
     works = _one_work_per_invoice(moves)
@@ -108,7 +108,7 @@ def _book_works(
             continue
         try:
             warnings += book_batch(odoo, state, batch, post=post, dry_run=dry_run)
-        except OdooTransportError as exc:  # Odoo down or unresponsive: stop asking it
+        except (OdooTransportError, LeaseError) as exc:  # Odoo down, or no longer ours to write
             aborted = str(exc)
             _fail_unfinished(batch, exc)
         except OdooError as exc:  # a batch-wide call refused: the next batch may be fine

@@ -10,14 +10,17 @@ unique.". The value names the holder (run id, host, pid, since, expires) as JSON
   to `wait` seconds, then fail naming the holder. An expired one: `unlink` that exact id (a
   MissingError means another contender got there first) and `create` again, so the unique key
   alone decides who wins.
-- renew: `write` the new expiry, then re-read by key: `write` on a deleted id still answers true,
-  so only the re-read proves the lease is still ours (same id, same value).
+- renew: before any write of the run once a third of the TTL has passed since the last renewal
+  (`guard_writes`), so even one long batch never outlives the lease: `write` the new expiry,
+  then re-read by key: `write` on a deleted id still answers true, so only the re-read proves the
+  lease is still ours (same id, same value). A lease found lost stops every further write.
 - release: `unlink` our id; a MissingError means it was taken over or cleared already.
 - never `set_param`: a silent upsert that overwrites another holder.
 
 Cost: `create` + `unlink` per run, plus `write` + `search_read` per renewal. On Odoo 18 each of
 these writes empties the ORM cache and the next call pays ~350 ms re-checking the API key (§A.4),
-so renewals are rare: at most one per `renew_every` (≥ 60 s) of booking.
+so renewals are rare: a TTL of at least 3 × MIN_RENEW_EVERY (the ODOO_LEASE_TTL_SECONDS floor)
+means at most one a minute.
 
 Expiry is judged on the contender's clock against the holder's: hosts' clocks must agree to well
 within the TTL (NTP).
@@ -46,7 +49,7 @@ log = dg.get_dagster_logger(__name__)
 
 LEASE_MODEL = "ir.config_parameter"
 LEASE_KEY = "ledger_pipeline.lease"
-MIN_RENEW_EVERY = 60.0  # seconds: the most often a lease is renewed (each write costs on 18)
+MIN_RENEW_EVERY = 60.0  # seconds: the most often a deployed lease is renewed (costly on 18)
 FIRST_WAIT = 0.5  # seconds before the first re-try of a held lease; doubles up to MAX_WAIT
 MAX_WAIT = 15.0
 FAILURES = (OdooError, OdooTransportError)
@@ -149,11 +152,9 @@ class OdooLease:
         self.run_id = run_id or f"adhoc-{uuid.uuid4().hex[:12]}"
         self.ttl = float(ttl)
         self.wait = float(wait)
-        # A third of the TTL leaves two chances to renew before expiry; never more often than
-        # once a minute, because every lease write costs the next Odoo 18 call ~350 ms.
-        self.renew_every = (
-            renew_every if renew_every is not None else max(MIN_RENEW_EVERY, self.ttl / 3)
-        )
+        # A third of the TTL leaves two chances to renew before expiry. (How rare that is comes
+        # from the TTL: its setting's floor keeps it at most once a minute.)
+        self.renew_every = renew_every if renew_every is not None else self.ttl / 3
         self.key = key
         self.max_pause = max_pause
         self.clock = clock
@@ -229,6 +230,7 @@ class OdooLease:
     def _hold(self, lease_id: int, holder: Holder) -> Holder:
         self.lease_id, self.holder = lease_id, holder
         self._renewed_at = self.clock()
+        self.odoo.before_write = self.guard_writes
         log.info("lease %s (id %s) held: %s", self.key, lease_id, holder.describe())
         return holder
 
@@ -246,6 +248,17 @@ class OdooLease:
             return False
         self.renew()
         return True
+
+    def guard_writes(self, model: str, method: str) -> None:
+        """The transport's hook before each write: renew when due, so no call of a long batch
+        runs on an expired lease. A renewal that fails is tried again before the next write (the
+        lease still runs until it expires); only LeaseLost stops the write."""
+        if model == LEASE_MODEL:
+            return  # the lease's own calls
+        try:
+            self.renew_if_due()
+        except FAILURES as exc:
+            log.warning("lease %s: could not renew before %s.%s (%s)", self.key, model, method, exc)
 
     def renew(self) -> None:
         """Push the expiry out by `ttl`; LeaseLost if the lease is no longer ours."""
@@ -277,6 +290,8 @@ class OdooLease:
     # -- release ----------------------------------------------------------------------------------
     def release(self) -> None:
         """Delete our lease; never raises (a lease left behind expires after `ttl`)."""
+        if self.odoo.before_write == self.guard_writes:
+            self.odoo.before_write = None
         if self.lease_id is None:
             return
         lease_id, self.lease_id = self.lease_id, None

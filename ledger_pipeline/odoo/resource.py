@@ -36,13 +36,13 @@ class OdooLedger(dg.ConfigurableResource):
     protocol: Literal["json2", "jsonrpc", "auto"] = "auto"
     timeout: float = Field(default=120.0, description="seconds to wait for one Odoo call")
     batch_size: int = Field(default=100, description="invoices per create/post call")
-    lease_ttl_seconds: int = Field(
+    lease_ttl_seconds: float = Field(
         default=600,
-        ge=1,
+        gt=0,
         description="how long the writer's lease in Odoo lasts unless renewed; a holder that "
         "died is taken over after this",
     )
-    lease_wait_seconds: int = Field(
+    lease_wait_seconds: float = Field(
         default=300,
         ge=0,
         description="how long a second writer waits for the lease before failing its step",

@@ -23,7 +23,7 @@ import re
 import time
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
@@ -112,6 +112,8 @@ class OdooTransport(ABC):
         self.read_only = read_only
         self.server_version = server_version
         self.calls: Counter[tuple[str, str]] = Counter()
+        # Called with (model, method) before every write: the writer's lease renews itself here.
+        self.before_write: Callable[[str, str], None] | None = None
         self._uid: int | None = None
 
     def __repr__(self) -> str:  # never show the key
@@ -121,8 +123,11 @@ class OdooTransport(ABC):
 
     def call(self, model: str, method: str, ids: Sequence[int] | None = None, /, **params: Any):
         """Call `model.method` on `ids` (None for model-level methods) with named `params`."""
-        if self.read_only and method not in READ_METHODS:
-            raise DryRunWriteError(f"dry run: refusing to call {model}.{method}")
+        if method not in READ_METHODS:
+            if self.read_only:
+                raise DryRunWriteError(f"dry run: refusing to call {model}.{method}")
+            if self.before_write is not None:
+                self.before_write(model, method)
         return self._retrying(model, method)(self._attempt, model, method, ids, params)
 
     def _retrying(self, model: str, method: str) -> Retrying:
