@@ -130,8 +130,16 @@ def _resume(work: InvoiceWork, payments: list[dict], pending: list[_Pending]) ->
         work.notes.append(f"Odoo holds {len(payments)} payments for it: {work.payment_ids}")
     own = [p for p in payments if p.get("memo") == payment_memo(work)]
     if own and (own[0]["state"] == "draft" or not own[0]["is_reconciled"]):
-        pending.append(_Pending(work, own[0]["id"], own[0]["state"], earlier=True))
-        return
+        if own[0]["state"] == "draft" or amount(work, "amount_residual") != 0:
+            pending.append(_Pending(work, own[0]["id"], own[0]["state"], earlier=True))
+            return
+        # Posted, and the invoice has nothing left open: a foreign-currency payment whose line
+        # keeps a company-currency cent that no exchange-difference entry took. Re-reconciling
+        # could only fail, run after run; the invoice is paid.
+        work.notes.append(
+            f"payment {own[0]['id']} settled the invoice but its own receivable line is not "
+            "fully reconciled (an exchange difference Odoo did not book?)"
+        )
     work.payment_settled = True
     if not own and not _settled_in_odoo(work):
         work.notes.append(

@@ -311,6 +311,28 @@ def test_foreign_currency_is_booked_only_from_its_first_rate_on(standin, ledger)
     assert got.paid_amount == D("169.49")
 
 
+def test_a_paid_foreign_currency_invoice_stays_paid_on_every_later_run(standin, ledger):
+    """A USD payment at rate 1.37 leaves its line a company-currency cent that no exchange
+    difference took: the invoice is settled all the same, and a re-run must not fail it."""
+    with connect(standin.url, standin.database, standin.api_key, login=standin.login) as rpc:
+        usd = rpc.search_read("res.currency", [["name", "=", "USD"]], ["id"])[0]["id"]
+        rpc.create(
+            "res.currency.rate",
+            [{"currency_id": usd, "name": "2026-01-01", "inverse_company_rate": 1.37}],
+        )
+    plan = [
+        move(f"fx-{amount}", line(HOSTING, amount), version=standin.version, currency="USD",
+             paid=None)
+        for amount in ("446.46", "100.00")
+    ]  # fmt: skip
+    plan = [replace(m, payment=PlannedPayment(date(2026, 3, 20), m.total)) for m in plan]
+    first = ledger.book(plan)
+    assert {r.action for r in first.results} == {BookingAction.PAID}
+    again = ledger.book(plan)
+    assert {r.action for r in again.results} == {BookingAction.PAYMENT_ALREADY_REGISTERED}
+    assert writes_in(again.calls).keys() <= set(LEASE_CALLS)
+
+
 def test_an_invoice_paid_by_someone_else_gets_no_second_payment(standin, ledger):
     unpaid = move("w-1", version=standin.version)
     posted = ledger.book([unpaid]).by_invoice["w-1"]
