@@ -607,6 +607,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="ERROR", help="the pipeline's logging (ERROR)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    # The lease logs through Dagster's logger (so its waits show in the UI), which is not root's.
+    logging.getLogger("dagster.builtin.ledger_pipeline").setLevel(args.log_level.upper())
     classes = [c.strip() for c in args.classes.split(",") if c.strip()]
     unknown = sorted(set(classes) - set(CLASSES))
     if unknown:
