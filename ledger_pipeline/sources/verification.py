@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -133,11 +132,6 @@ def verify_invoices(
     time_zone(tz)  # fail the run on a wrong zone rather than every invoice
     results: dict[str, Verification] = {}
     batches: dict[BillingSystem, list[SourceInvoice]] = {s: [] for s in BillingSystem}
-    claims = Counter(
-        (system, inv.source_ref.strip())
-        for inv in invoices
-        if inv.source_ref and (system := billing_system(inv.source_ref))
-    )
     for invoice in invoices:
         system = billing_system(invoice.source_ref)
         malformed = source_id_problem(invoice)
@@ -145,13 +139,6 @@ def verify_invoices(
             results[invoice.invoice_id] = unverifiable(invoice, malformed)
         elif system is None:
             results[invoice.invoice_id] = unverifiable(invoice, NO_SOURCE_ID)
-        elif claims[(system, invoice.source_ref.strip())] > 1:
-            # Two NexaCloud invoices claiming one source invoice would book its revenue twice.
-            results[invoice.invoice_id] = unverifiable(
-                invoice,
-                f"{_LABEL[system]} invoice {invoice.source_ref.strip()} is claimed by "
-                f"{claims[(system, invoice.source_ref.strip())]} NexaCloud invoices",
-            )
         else:
             batches[system].append(invoice)
 
