@@ -38,6 +38,7 @@ from ledger_pipeline.ledger.soundness import (
     number_problem,
     reason,
     shown,
+    unreadable_note,
 )
 from ledger_pipeline.ledger.taxes import ODOO18_SALE_TAXES, SaleTax, TaxRounding, match_tax
 
@@ -83,11 +84,10 @@ def nexacloud_facts(invoice: SourceInvoice, tz: ZoneInfo) -> BookingFacts:
 
 
 def _date_problem(invoice: SourceInvoice, field: str, value) -> str | None:
-    column = field.split(".", 1)[1]
-    for note in invoice.unreadable:  # the reader could not even convert it
-        if note.startswith(field + " "):
-            return reason(invoice.invoice_id, field, note[len(field) + 1 :])
-    if column == "created_at" or value is not None:
+    note = unreadable_note(invoice, field)  # the reader could not even convert it
+    if note is not None:
+        return reason(invoice.invoice_id, field, note)
+    if field == "invoices.created_at" or value is not None:
         why = moment_problem(value)
         if why:
             return reason(invoice.invoice_id, field, f"{shown(value)}: {why}")
@@ -139,11 +139,9 @@ def _plan_invoice(
             f"invoice {invoice.invoice_id}: invoices.status is {shown(invoice.status)}: "
             f"{_NOT_BOOKED_STATUSES[status]}"
         )
-    for note in invoice.unreadable:  # which row is the invoice cannot be told
-        if note.startswith("invoices.id "):
-            return quarantine(
-                reason(invoice.invoice_id, "invoices.id", note[len("invoices.id ") :])
-            )
+    note = unreadable_note(invoice, "invoices.id")  # which row is the invoice cannot be told
+    if note is not None:
+        return quarantine(reason(invoice.invoice_id, "invoices.id", note))
     problem = _number_problem(invoice, facts)
     if problem:
         return quarantine(problem)

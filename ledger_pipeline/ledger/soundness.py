@@ -142,6 +142,11 @@ def customer_problem(invoice: SourceInvoice) -> tuple[str, str] | None:
     return None
 
 
+def unreadable_note(invoice: SourceInvoice, field: str) -> str | None:
+    """What the reader noted it could not convert in `field` ("'10000-01-01 …': beyond …")."""
+    return next((why for noted, why in _unreadable(invoice) if noted == field), None)
+
+
 def _unreadable(invoice: SourceInvoice) -> list[tuple[str, str]]:
     """The reader's notes ("field what"): values it could not convert at all."""
     pairs = []
