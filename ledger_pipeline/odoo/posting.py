@@ -117,7 +117,7 @@ def hold_back_claimed(odoo: OdooTransport, works: Sequence[InvoiceWork]) -> None
     held: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         key = claim_key(row.get(SOURCE_FIELD))
-        if key is not None and row["state"] != "cancel":
+        if key is not None:
             held[key].append(row)
     claimed_here: dict[str, InvoiceWork] = {}
     for work in claiming:
