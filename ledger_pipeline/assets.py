@@ -190,11 +190,6 @@ def _plan_settings(config: PlanConfig, odoo: OdooLedger) -> tuple[PlanSettings, 
     if choice in built_in:
         catalogue, rounding = built_in[choice]
         return PlanSettings(catalogue, rounding, tie), f"{choice} chart (built in)"
-    if choice != "odoo":
-        raise dg.Failure(
-            f"tax_catalogue must be 'odoo', 'odoo18' or 'odoo19', not {choice!r}",
-            allow_retries=False,
-        )
     catalogue, rounding = odoo.tax_settings()
     return PlanSettings(catalogue, rounding, tie), "read from Odoo"
 
