@@ -27,6 +27,7 @@ from requests.adapters import HTTPAdapter
 
 from ledger_pipeline.ledger.model import SourceInvoice, Verification
 from ledger_pipeline.ledger.soundness import moment_problem
+from ledger_pipeline.sources.common import source_id_problem, time_zone, unverifiable
 from ledger_pipeline.sources.lago_api import LagoApi, LagoError
 from ledger_pipeline.sources.lago_facts import (
     lago_id_of,
@@ -37,7 +38,6 @@ from ledger_pipeline.sources.lago_facts import (
     record_latest_payments,
     verification_for,
 )
-from ledger_pipeline.sources.verification import source_id_problem, time_zone, unverifiable
 
 log = logging.getLogger(__name__)
 

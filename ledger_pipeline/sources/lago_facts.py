@@ -20,7 +20,7 @@ from ledger_pipeline.ledger.model import (
     VerificationOutcome,
 )
 from ledger_pipeline.ledger.money import from_minor_units
-from ledger_pipeline.sources.verification import source_disagreements
+from ledger_pipeline.sources.common import source_disagreements
 
 LAGO_REF_PREFIX = "lago:"
 PAID_DATE_FROM_PAYMENT = "payment"

@@ -44,7 +44,7 @@ from ledger_pipeline.ledger.model import (
 )
 from ledger_pipeline.ledger.money import from_minor_units
 from ledger_pipeline.ledger.soundness import moment_problem
-from ledger_pipeline.sources.verification import (
+from ledger_pipeline.sources.common import (
     billing_system,
     source_disagreements,
     source_id_problem,
