@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from ledger_pipeline.ledger.lock_dates import LockDates
 from ledger_pipeline.ledger.model import PlannedMove
 from ledger_pipeline.ledger.taxes import TaxRounding
 from ledger_pipeline.odoo.errors import OdooError
@@ -60,6 +61,7 @@ class LedgerState:
     inbound_line_id: int | None = None
     outbound_line_id: int | None = None
     journal_ready: bool = False
+    locks: LockDates = field(default_factory=LockDates)
     changes: list[str] = field(default_factory=list)
 
     @property
@@ -85,6 +87,20 @@ def read_company(odoo: OdooTransport) -> tuple[int, str, TaxRounding]:
     return company_id, currency, rounding
 
 
+LOCK_FIELDS = {
+    "fiscalyear": "fiscalyear_lock_date",
+    "sale": "sale_lock_date",
+    "tax": "tax_lock_date",
+    "hard": "hard_lock_date",
+}
+
+
+def read_lock_dates(odoo: OdooTransport, company_id: int) -> LockDates:
+    """The company's lock dates (the same five fields on Odoo 18 and 19, §D.0)."""
+    row = odoo.read("res.company", [company_id], list(LOCK_FIELDS.values()))[0]
+    return LockDates(**{name: odoo_date(row.get(f)) for name, f in LOCK_FIELDS.items()})
+
+
 # -- discovery -------------------------------------------------------------------------
 
 
@@ -103,6 +119,7 @@ def discover(odoo: OdooTransport, moves: Sequence[PlannedMove]) -> LedgerState:
         custom_fields={f["name"] for f in fields},
         taxes=read_sale_taxes(odoo, company_id),
     )
+    state.locks = read_lock_dates(odoo, company_id)
     state.currencies = _read_currencies(odoo, {m.currency for m in moves}, company_currency)
     codes = needed_account_codes(moves, payments=True)
     if codes:

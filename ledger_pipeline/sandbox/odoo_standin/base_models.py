@@ -55,6 +55,12 @@ class ResCompany(Model):
         "transfer_account_id": Field(
             "many2one", "Inter-Banks Transfer Account", relation="account.account", versions=(19,)
         ),
+        # The five lock dates of both versions (odoo-corrections.md §D.0); no period_lock_date.
+        "fiscalyear_lock_date": Field("date", "Global Lock Date"),
+        "tax_lock_date": Field("date", "Tax Return Lock Date"),
+        "sale_lock_date": Field("date", "Sales Lock Date"),
+        "purchase_lock_date": Field("date", "Purchase Lock date"),
+        "hard_lock_date": Field("date", "Hard Lock Date"),
     }
 
     @api("vals", names={18: {"vals": "values"}})
