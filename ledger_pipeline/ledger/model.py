@@ -108,6 +108,10 @@ class SourceFacts:
     paid: bool
     paid_date: date | None
     paid_date_basis: str | None = None
+    # What the source says its credit notes took off this invoice (Stripe's pre- and
+    # post-payment credit-note amounts); None when the source does not say (Lago).
+    credit_notes: Decimal | None = None
+    pre_payment_credit: Decimal | None = None
 
     @property
     def subtotal(self) -> Decimal:
