@@ -189,10 +189,19 @@ def plan_correction(
 ) -> CorrectionDecision:
     """What Odoo must record for one source correction, or why nothing is booked."""
     planner = _PLANNERS[source.kind]
+    for name in ("total", "tax", "fee"):
+        value = getattr(source, name)
+        if not value.is_finite() or value != value.quantize(currency_unit(source.currency)):
+            reason = (
+                f"{source.kind} {source.source_id} of invoice {source.invoice_ref}: {name} is "
+                f"{value}, not a whole number of {source.currency} minor units"
+            )
+            return _held(source, CorrectionOutcome.QUARANTINED, reason)
     try:
         return planner(source, policy)
     except ArithmeticError as exc:  # an amount the source sent that cannot be booked exactly
-        return _held(source, CorrectionOutcome.QUARANTINED, f"amounts cannot be booked: {exc}")
+        reason = f"{source.kind} {source.source_id}: amounts cannot be booked ({exc!r})"
+        return _held(source, CorrectionOutcome.QUARANTINED, reason)
 
 
 def _plan_void(source: SourceCorrection, _policy) -> CorrectionDecision:
@@ -207,11 +216,11 @@ def _plan_credit_note(source: SourceCorrection, _policy) -> CorrectionDecision:
     label = source.number or source.source_id
     if source.status in ("void", "voided"):
         return _held(source, CorrectionOutcome.SKIPPED, f"credit note {label} is void")
-    if source.total <= 0:
-        return _held(source, CorrectionOutcome.SKIPPED, f"credit note {label} credits nothing")
     problem = _credit_note_problem(source)
     if problem:
         return _held(source, CorrectionOutcome.QUARANTINED, f"credit note {label}: {problem}")
+    if source.total <= 0:
+        return _held(source, CorrectionOutcome.SKIPPED, f"credit note {label} credits nothing")
     refund = None
     if source.refunded > 0:
         refund = PlannedRefund(
