@@ -15,7 +15,12 @@ import dagster as dg
 from pydantic import Field, field_validator
 
 from ledger_pipeline.ledger.stages import SourceOfTruth
-from ledger_pipeline.settings import TAX_CATALOGUES, LedgerSettings
+from ledger_pipeline.settings import (
+    MAX_LOOKBACK_DAYS,
+    TAX_CATALOGUES,
+    UNCOLLECTIBLE_POLICIES,
+    LedgerSettings,
+)
 from ledger_pipeline.sources.nexacloud import InvoiceFilter
 
 
@@ -134,3 +139,44 @@ class PostConfig(dg.Config):
         default=True, description="register and reconcile the verified payments"
     )
     batch_size: int = Field(default=200, ge=1, le=5000, description="moves per Odoo call")
+
+
+class CorrectionsConfig(dg.Config):
+    """Which corrections at the source this run reads, and how uncollectible invoices are booked."""
+
+    read_feed: bool = Field(
+        default=True,
+        description="read Stripe's and Lago's change feeds (the automatic path); false reads "
+        "nothing and books no correction (the manual path)",
+    )
+    lookback_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_LOOKBACK_DAYS,
+        description="without a cursor, re-read this many days of source history (unset: "
+        "LEDGER_SYNC_LOOKBACK_DAYS, default 35)",
+    )
+    uncollectible: str | None = Field(
+        default=None,
+        description="leave_open or write_off: what an invoice marked uncollectible does to its "
+        "receivable (unset: LEDGER_UNCOLLECTIBLE, default leave_open)",
+    )
+
+    @field_validator("uncollectible")
+    @classmethod
+    def _known_policy(cls, value: str | None) -> str | None:
+        if value is not None and value not in UNCOLLECTIBLE_POLICIES:
+            raise ValueError(
+                f"uncollectible must be one of {', '.join(UNCOLLECTIBLE_POLICIES)}, not {value!r}"
+            )
+        return value
+
+    def policy(self) -> str:
+        return self.uncollectible or LedgerSettings.from_env().uncollectible
+
+    def lookback(self) -> int:
+        return self.lookback_days or LedgerSettings.from_env().sync_lookback_days
+
+
+class CorrectionPostConfig(dg.Config):
+    dry_run: bool = Field(default=False, description="read everything, write nothing")

@@ -9,6 +9,8 @@
 | LEDGER_TAX_CATALOGUE | odoo | odoo (read from Odoo), odoo18 or odoo19 (built-in charts) |
 | LEDGER_TAX_TIE_PREFERENCE | (none) | comma-separated sale tax names that win equal-amount ties |
 | LEDGER_UNVERIFIED_REPORT_HOURS | 72 | hours > 0: unverified for longer is reported by the sensor |
+| LEDGER_UNCOLLECTIBLE | leave_open | leave_open or write_off: what an invoice marked uncollectible
+  at the source does to its receivable |
 
 Every value is checked when the code location loads, so a bad one stops `dagster definitions
 validate` with an error naming the variable and the values it allows, not a run at 6 a.m.
@@ -25,6 +27,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 TAX_CATALOGUES = ("odoo", "odoo18", "odoo19")
+UNCOLLECTIBLE_POLICIES = ("leave_open", "write_off")
 MAX_LOOKBACK_DAYS = 3650  # ten years: the window's first day stays a real date
 
 
@@ -159,6 +162,7 @@ class LedgerSettings:
     tax_catalogue: str = "odoo"
     tax_tie_preference: tuple[str, ...] = ()
     unverified_report_hours: float = 72.0
+    uncollectible: str = "leave_open"
 
     @classmethod
     def from_env(cls) -> LedgerSettings:
@@ -175,6 +179,9 @@ class LedgerSettings:
             tax_tie_preference=tuple(name.strip() for name in tie.split(",") if name.strip()),
             unverified_report_hours=read.positive_number(
                 "LEDGER_UNVERIFIED_REPORT_HOURS", cls.unverified_report_hours, "hours"
+            ),
+            uncollectible=read.choice(
+                "LEDGER_UNCOLLECTIBLE", UNCOLLECTIBLE_POLICIES, cls.uncollectible
             ),
         )
         read.check()

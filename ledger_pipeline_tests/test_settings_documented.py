@@ -102,6 +102,7 @@ CHAIN_CASES = [
             "LEDGER_TAX_CATALOGUE": "odoo19",
             "LEDGER_TAX_TIE_PREFERENCE": "12% GST+PST BC",
             "LEDGER_UNVERIFIED_REPORT_HOURS": "0.5",
+            "LEDGER_UNCOLLECTIBLE": "write_off",
             **dict.fromkeys(DAGSTER_INSTANCE_VARIABLES, INSTANCE),
         },
         no_protocol_calls={VERSION, AUTHENTICATE},
@@ -123,6 +124,7 @@ CHAIN_CASES = [
             "LEDGER_TAX_CATALOGUE": "odoo18",
             "LEDGER_TAX_TIE_PREFERENCE": " 12% GST+PST BC , 5% GST ",
             "LEDGER_UNVERIFIED_REPORT_HOURS": "72",
+            "LEDGER_UNCOLLECTIBLE": "leave_open",
         },
         protocol_calls={AUTHENTICATE},
         no_protocol_calls={VERSION},
@@ -149,6 +151,7 @@ CHAIN_CASES = [
                     "LEDGER_SYNC_LOOKBACK_DAYS",
                     "LEDGER_TAX_TIE_PREFERENCE",
                     "LEDGER_UNVERIFIED_REPORT_HOURS",
+                    "LEDGER_UNCOLLECTIBLE",
                 ]
             ),
         },
@@ -178,6 +181,7 @@ BAD_VALUES = {
         ("99999999", "1–3650"),
     ],
     "LEDGER_TAX_CATALOGUE": [("odoo17", "one of odoo, odoo18, odoo19"), ("Odoo", "odoo18")],
+    "LEDGER_UNCOLLECTIBLE": [("writeoff", "one of leave_open, write_off"), ("open", "write_off")],
     "LEDGER_UNVERIFIED_REPORT_HOURS": [
         ("three days", "a number of hours > 0"),
         ("0", "> 0"),
@@ -338,6 +342,9 @@ def test_the_daily_sync_runs_at_each_documented_setting(case, world, monkeypatch
             if "DAGSTER_PG_HOST" in case.env:
                 assert type(instance.run_storage).__name__ == "PostgresRunStorage"
             request, since = _tick(defs, settings, world)
+            feed = request.run_config["ops"]["source_corrections"]["config"]
+            assert feed["uncollectible"] == (case.env.get("LEDGER_UNCOLLECTIBLE") or "leave_open")
+            assert feed["lookback_days"] == settings.sync_lookback_days
             if case.lease_held_first:
                 _assert_a_held_lease_fails_the_step_at_once(defs, request, instance, world)
             world.odoo.reset_counts()

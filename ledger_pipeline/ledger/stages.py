@@ -6,6 +6,11 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ledger_pipeline.ledger.corrections import (
+    CorrectionDecision,
+    PlannedCorrection,
+    SourceCorrection,
+)
 from ledger_pipeline.ledger.model import BookingFacts, PlanDecision, SourceInvoice, Verification
 
 
@@ -43,3 +48,29 @@ class LedgerPlan:
 
     def planned(self) -> Sequence[PlanDecision]:
         return [d for d in self.decisions if d.move is not None]
+
+
+@dataclass(frozen=True)
+class FeedSummary:
+    """How one billing system's change feed was read this run (or why it was not)."""
+
+    system: str
+    read: bool  # False: not configured, not asked (manual path) or unusable now
+    mode: str  # how it read ("events since …", "look-back re-read from …") or why not
+    calls: int = 0
+    cursor: str | None = None  # where this read ends
+    previous_cursor: str | None = None  # where it started (as the last booking run left it)
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceCorrections:
+    """The corrections read at the sources this run, and one decision for each."""
+
+    feeds: tuple[FeedSummary, ...]
+    sources: tuple[SourceCorrection, ...]
+    decisions: tuple[CorrectionDecision, ...]
+    policy: str  # what an uncollectible invoice does: leave_open or write_off
+
+    def planned(self) -> list[PlannedCorrection]:
+        return [d.correction for d in self.decisions if d.correction is not None]
