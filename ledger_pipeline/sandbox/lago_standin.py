@@ -1,8 +1,11 @@
 """A Lago API v1 stand-in on 127.0.0.1, for the sandbox and the tests.
 
-Answers the calls the Lago verifier makes, in Lago's shapes (lago_world.py), with Lago's Bearer
-auth, 401/404 bodies, pagination `meta` and orderings. Counts calls per endpoint and injects
-latency, 429s with `Retry-After`, 5xx, slow responses and outages.
+Answers the calls the Lago verifier and change feed make (`GET /invoices`, `/invoices/{id}`,
+`/payments`, `/credit_notes`, `/credit_notes/{id}`), in Lago's shapes (lago_world.py), with
+Lago's Bearer auth, 401/404 bodies, pagination `meta` and orderings. Counts calls per endpoint
+and injects latency, 429s with `Retry-After`, 5xx, slow responses and outages. Tests and the
+sandbox correct invoices at the source through Python methods: `void_invoice`,
+`issue_credit_note`, `void_credit_note`, `patch_credit_note`.
 
     with LagoStandIn(invoices) as lago:
         LagoVerifier(api_key=lago.api_key, base_url=lago.url).verify(invoices, "UTC")
@@ -23,18 +26,20 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ledger_pipeline.ledger.model import SourceInvoice
+from ledger_pipeline.sandbox import lago_world
 from ledger_pipeline.sandbox.billing_scenarios import SourceScenario
 from ledger_pipeline.sandbox.lago_world import LagoWorld, build_world, list_item
 
 API_PREFIX = "/api/v1"
 DEFAULT_PER_PAGE = 100  # Lago's Pagination::PER_PAGE
 _INVOICE_PATH = re.compile(r"^/invoices/([^/]+)$")
+_CREDIT_NOTE_PATH = re.compile(r"^/credit_notes/([^/]+)$")
 
 UNAUTHORIZED = {"status": 401, "error": "Unauthorized"}
 RATE_LIMITED = {"status": 429, "error": "Too Many Requests", "code": "too_many_requests"}
@@ -137,6 +142,11 @@ class LagoStandIn:
 
     # -- test hooks on the data --------------------------------------------------------------
 
+    def snapshot(self) -> LagoWorld:
+        """A deep copy of everything Lago holds, taken at one moment."""
+        with self._lock:
+            return copy.deepcopy(self.world)
+
     def invoice(self, lago_id: str) -> dict[str, Any]:
         with self._lock:
             return copy.deepcopy(self.world.invoices[lago_id])
@@ -152,6 +162,55 @@ class LagoStandIn:
             self.world.payments = [
                 p for p in self.world.payments if lago_id not in p["invoice_ids"]
             ]
+
+    # -- corrections at the source (lago_world.py has the rules) -----------------------------
+
+    def void_invoice(self, lago_id: str, at: datetime) -> None:
+        """Void a finalized, not fully paid invoice, as `POST /invoices/{id}/void` would."""
+        with self._lock:
+            lago_world.void_invoice(self.world, lago_id, at)
+
+    def issue_credit_note(
+        self,
+        lago_id: str,
+        *,
+        offset: int = 0,
+        refund: int = 0,
+        credit: int = 0,
+        items: list[tuple[str, int]] | None = None,
+        refund_status: str = "succeeded",
+        reason: str = "other",
+        at: datetime,
+        draft: bool = False,
+    ) -> str:
+        """Issue a credit note (amounts in cents, tax included); its lago_id."""
+        with self._lock:
+            return lago_world.issue_credit_note(
+                self.world,
+                lago_id,
+                offset=offset,
+                refund=refund,
+                credit=credit,
+                items=items,
+                refund_status=refund_status,
+                reason=reason,
+                at=at,
+                draft=draft,
+            )
+
+    def void_credit_note(self, note_id: str, at: datetime) -> None:
+        """Void a credit note's remaining credit (`PUT /credit_notes/{id}/void`)."""
+        with self._lock:
+            lago_world.void_credit_note(self.world, note_id, at)
+
+    def credit_note(self, note_id: str) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self.world.credit_notes[note_id])
+
+    def patch_credit_note(self, note_id: str, **fields: Any) -> None:
+        """Change what Lago says about one credit note (refund_status, amounts, garbage…)."""
+        with self._lock:
+            self.world.credit_notes[note_id].update(fields)
 
     # -- request handling (called from the server's threads) --------------------------------
 
@@ -197,6 +256,14 @@ class LagoStandIn:
                 return 200, self._list_invoices(query), {}
             if path == "/payments":
                 return 200, self._list_payments(query), {}
+            if path == "/credit_notes":
+                return 200, self._list_credit_notes(query), {}
+            note = _CREDIT_NOTE_PATH.match(path)
+            if note:
+                found = self._finalized_credit_notes().get(note.group(1))
+                if found is None:
+                    return 404, _not_found("credit_note"), {}
+                return 200, {"credit_note": copy.deepcopy(found)}, {}
             match = _INVOICE_PATH.match(path)
             if match and match.group(1) in self.world.invoices:
                 return 200, {"invoice": copy.deepcopy(self.world.invoices[match.group(1)])}, {}
@@ -227,6 +294,32 @@ class LagoStandIn:
         rows.sort(key=lambda inv: (inv["issuing_date"], inv["created_at"]), reverse=True)
         items, meta = self._paginate(rows, query)
         return {"invoices": [list_item(copy.deepcopy(inv)) for inv in items], "meta": meta}
+
+    def _finalized_credit_notes(self) -> dict[str, dict[str, Any]]:
+        drafts = self.world.draft_credit_notes
+        return {k: v for k, v in self.world.credit_notes.items() if k not in drafts}
+
+    def _list_credit_notes(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        """Lago's CreditNotesQuery: finalized only, issuing-date range, a few exact filters."""
+        date_from, date_to = _date(query, "issuing_date_from"), _date(query, "issuing_date_to")
+        exact = {
+            name: _one(query, name)
+            for name in ("currency", "credit_status", "refund_status", "invoice_number")
+        }
+        customer = _one(query, "external_customer_id")
+        rows = [
+            note
+            for note in self._finalized_credit_notes().values()
+            if (date_from is None or note["issuing_date"] >= date_from)
+            and (date_to is None or note["issuing_date"] <= date_to)
+            and all(v is None or note.get(k) == v for k, v in exact.items())
+            and (customer is None or note["customer"]["external_id"] == customer)
+        ]
+        # Lago's order: created_at desc, then id asc (base_query.rb).
+        rows.sort(key=lambda note: str(note.get("lago_id")))
+        rows.sort(key=lambda note: str(note.get("created_at")), reverse=True)
+        items, meta = self._paginate(rows, query)
+        return {"credit_notes": copy.deepcopy(items), "meta": meta}
 
     def _list_payments(self, query: dict[str, list[str]]) -> dict[str, Any]:
         invoice_id = _one(query, "invoice_id")
@@ -300,6 +393,8 @@ def _endpoint(path: str | None) -> str:
         return "(outside /api/v1)"
     if _INVOICE_PATH.match(path):
         return "/invoices/{lago_id}"
+    if _CREDIT_NOTE_PATH.match(path):
+        return "/credit_notes/{lago_id}"
     return path
 
 
