@@ -6,6 +6,9 @@ Calls, cheapest first (Lago has no "get these ids" call):
 3. `GET /payments`, newest first, until every paid invoice has its latest succeeded payment, or
    one `GET /payments?invoice_id=` each when that is cheaper than walking further back.
 A month of 1,000 invoices costs a handful of calls plus one per invoice Lago does not have.
+
+`read_changes` is Lago's change feed (voids and credit notes, lago_changes.py) on the same
+session, retries and pacing.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 from requests.adapters import HTTPAdapter
 
-from ledger_pipeline.ledger.model import SourceInvoice, Verification
+from ledger_pipeline.ledger.model import BillingSystem, SourceInvoice, Verification
 from ledger_pipeline.ledger.soundness import moment_problem
+from ledger_pipeline.sources.changes import FeedRead
 from ledger_pipeline.sources.common import source_id_problem, time_zone, unverifiable
 from ledger_pipeline.sources.lago_api import LagoApi, LagoError
+from ledger_pipeline.sources.lago_changes import read_changes
 from ledger_pipeline.sources.lago_facts import (
     lago_id_of,
     listing_windows,
@@ -139,6 +144,19 @@ class LagoVerifier(ConfigurableResource):
             time.monotonic() - started,
         )
         return results
+
+    def read_changes(self, cursor: str | None, lookback_start: date, tz: str) -> FeedRead:
+        """Lago's voids and credit notes issued since `lookback_start` (lago_changes.py).
+
+        `cursor` is ignored and None is returned: Lago has no change feed to resume, so every
+        read re-reads the look-back window. Raises `LagoError` when Lago is down or refuses the
+        key; without a key nothing is read (as for verification, not an error).
+        """
+        del cursor  # Lago keeps none
+        if not self.api_key:
+            mode = f"nothing read since {lookback_start.isoformat()}: {NO_CREDENTIALS}"
+            return FeedRead(BillingSystem.LAGO, (), None, mode, 0)
+        return read_changes(self._api(), lookback_start, tz, per_page=self.per_page)
 
     # -- steps -------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Lago's HTTP API v1, read-only: the few GET calls the verifier makes, with bounded retries.
+"""Lago's HTTP API v1, read-only: the GET calls the verifier and change feed make, with retries.
 
 The only code that talks to Lago. Retries 429 (waiting what `Retry-After` says), 5xx and network
 errors a bounded number of times with tenacity; anything still failing becomes `LagoUnavailable`.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -81,14 +81,26 @@ class LagoApi:
     # -- endpoints ---------------------------------------------------------------------------
 
     def invoice_pages(
-        self, issuing_date_from: date, issuing_date_to: date, per_page: int
+        self,
+        issuing_date_from: date,
+        issuing_date_to: date | None,
+        per_page: int,
+        statuses: Sequence[str] = (),
     ) -> Iterator[Page]:
-        """`GET /invoices` filtered by issuing date (inclusive), page after page."""
-        params = {
-            "issuing_date_from": issuing_date_from.isoformat(),
-            "issuing_date_to": issuing_date_to.isoformat(),
-        }
+        """`GET /invoices` filtered by issuing date (inclusive; no end: up to today) and, when
+        given, by status (`statuses[]`, repeated as Lago's Rails params expect), page after page."""
+        params: dict[str, Any] = {"issuing_date_from": issuing_date_from.isoformat()}
+        if issuing_date_to is not None:
+            params["issuing_date_to"] = issuing_date_to.isoformat()
+        if statuses:
+            params["statuses[]"] = list(statuses)
         return self._pages("/invoices", "invoices", params, per_page)
+
+    def credit_note_pages(self, issuing_date_from: date, per_page: int) -> Iterator[Page]:
+        """`GET /credit_notes` issued on or after a date, newest first (Lago lists only
+        finalized credit notes, with their items and applied taxes)."""
+        params = {"issuing_date_from": issuing_date_from.isoformat()}
+        return self._pages("/credit_notes", "credit_notes", params, per_page)
 
     def invoice(self, lago_id: str) -> dict[str, Any] | None:
         """`GET /invoices/{lago_id}`; None when Lago has no such invoice."""
@@ -106,17 +118,20 @@ class LagoApi:
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _pages(self, path: str, key: str, params: dict[str, str], per_page: int) -> Iterator[Page]:
+    def _pages(self, path: str, key: str, params: dict[str, Any], per_page: int) -> Iterator[Page]:
         page_no: int | None = 1
         while page_no is not None:
             body = self._get(path, {**params, "page": page_no, "per_page": per_page}, label=path)
-            meta = body.get("meta") or {}
-            page = Page(
-                items=list(body.get(key) or []),
-                current_page=int(meta.get("current_page") or page_no),
-                total_pages=int(meta.get("total_pages") or 0),
-                next_page=meta.get("next_page"),
-            )
+            try:
+                meta = body.get("meta") or {}
+                page = Page(
+                    items=list(body.get(key) or []),
+                    current_page=int(meta.get("current_page") or page_no),
+                    total_pages=int(meta.get("total_pages") or 0),
+                    next_page=meta.get("next_page"),
+                )
+            except (AttributeError, TypeError, ValueError):  # not Lago's list shape at all
+                raise LagoError(f"Lago answered GET {path} without a {key} list") from None
             yield page
             # Follow Lago's own `next_page`; a server that ignores `page` must not loop forever.
             page_no = page.next_page if page.next_page and page.next_page > page_no else None
