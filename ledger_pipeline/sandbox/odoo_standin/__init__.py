@@ -6,6 +6,7 @@
         odoo.url, odoo.database, odoo.login, odoo.api_key, odoo.version
         odoo.call_counts(), odoo.call_log, odoo.reset_counts()
         odoo.latency_ms = 20
+        odoo.today = "2026-11-30"                # fix the server's date (None: the real date)
         odoo.fail_call(k), odoo.fail_after_commit(k), odoo.time_out_call(k, seconds)
         odoo.clear_faults()
         odoo.records("account.move", [["state", "=", "posted"]])

@@ -7,8 +7,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import ClassVar
 
-from . import texts
-from .errors import ValidationError, value_error
+from . import locks, texts
+from .errors import UserError, ValidationError, value_error
 from .fields import CUSTOM_FIELD_TYPES, Field, api, to_decimal
 from .orm import Model
 
@@ -61,11 +61,37 @@ class ResCompany(Model):
         "sale_lock_date": Field("date", "Sales Lock Date"),
         "purchase_lock_date": Field("date", "Purchase Lock date"),
         "hard_lock_date": Field("date", "Hard Lock Date"),
+        "user_fiscalyear_lock_date": Field(
+            "date", "Fiscal Year Lock Date For Current User", compute="_compute_user_lock"
+        ),
+        "user_hard_lock_date": Field(
+            "date", "Hard Lock Date For Current User", compute="_compute_user_hard_lock"
+        ),
     }
+
+    def _compute_user_lock(self, record: dict) -> str:
+        dates = [record.get(name) for name in ("fiscalyear_lock_date", "hard_lock_date")]
+        return max((d for d in dates if d), default=locks.NO_DATE)
+
+    def _compute_user_hard_lock(self, record: dict) -> str:
+        return record.get("hard_lock_date") or locks.NO_DATE
 
     @api("vals", names={18: {"vals": "values"}})
     def write(self, ids, vals):
+        if "hard_lock_date" in vals:
+            for rid in self.ensure(ids):
+                self._check_hard_lock(self.record(rid).get("hard_lock_date"), vals)
         return super().write(ids, vals)
+
+    def _check_hard_lock(self, current: str | None, vals: dict) -> None:
+        """`_validate_locks`: the Hard Lock Date can only move forward (odoo-corrections §D)."""
+        if not current:
+            return
+        if not vals["hard_lock_date"]:
+            raise UserError(texts.HARD_LOCK_REMOVED)
+        wanted = self.convert(self.fields["hard_lock_date"], vals["hard_lock_date"])
+        if wanted < current:
+            raise UserError(texts.HARD_LOCK_LOWERED)
 
 
 class ResCountry(Model):

@@ -48,6 +48,7 @@ OTHER_ACCOUNTS = (
     (205, 206, "233000", "HST to pay - 13%", "liability_current", False),
     (242, 244, "342000", "Warrants & Rights Outstanding", "equity", False),
     (279, 281, "511210", "Purchases", "expense", False),
+    (304, 306, "512210", "All Other Operating Expenses", "expense", False),
     (340, 342, "111311", "Bank", "asset_cash", False),
     (341, None, "111211", "Cash", "asset_cash", False),
     (342, 343, "111312", "Bank Suspense Account", "asset_current", False),

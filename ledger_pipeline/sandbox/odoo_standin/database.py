@@ -58,6 +58,7 @@ class Database:
         self.registry = Registry(version, self.store, MODELS)
         self.chart = seed(self.store, version, list(self.registry.models))
         self.lock = threading.RLock()
+        self.today: str | None = None  # "YYYY-MM-DD" to fix the server's date, None: real date
 
     def execute(self, model: str, method: str, ids, kwargs: dict, context: dict | None):
         """Run one RPC call; everything it changed is undone if it raises."""

@@ -366,6 +366,22 @@ class AccountMoveLine(Model):
             values = {"balance": balance, "amount_currency": round_decimal(balance * rate, 2)}
         self.store.update(self._name, rid, values)
 
+    def set_entry_amounts(self, rid: int, vals: dict) -> None:
+        """A journal entry's line as written: debit and credit (or balance) in company
+        currency, the amount in currency at the move's rate unless given."""
+
+        def convert(name: str) -> Decimal:
+            return self.convert(self.fields["balance"], vals.get(name) or 0)
+
+        balance = convert("balance") if "balance" in vals else convert("debit") - convert("credit")
+        rate = move_rate(self.env, self._move(self.record(rid)))
+        amount_currency = (
+            convert("amount_currency")
+            if "amount_currency" in vals
+            else round_decimal(balance * rate, 2)
+        )
+        self.store.update(self._name, rid, {"balance": balance, "amount_currency": amount_currency})
+
     @api("vals_list", model=True)
     def create(self, vals_list):
         if isinstance(vals_list, dict):

@@ -4,10 +4,11 @@ payment state, numbering, posting rules, and the changes a posted move refuses."
 from __future__ import annotations
 
 import hashlib
+import textwrap
 from decimal import Decimal
 from typing import ClassVar
 
-from . import reconcile, sequences, tax_totals, texts
+from . import locks, reconcile, sequences, tax_totals, texts
 from .errors import UserError, value_error
 from .fields import Field, api, parse_command
 from .journal_items import (
@@ -136,6 +137,18 @@ class AccountMove(Model):
             versions=(19,),
         ),
         "origin_payment_id": Field("many2one", "Payment", relation="account.payment"),
+        "auto_post": Field(
+            "selection",
+            "Auto-post",
+            default="no",
+            selection=(
+                ("no", "No"),
+                ("at_date", "At Date"),
+                ("monthly", "Monthly"),
+                ("quarterly", "Quarterly"),
+                ("yearly", "Yearly"),
+            ),
+        ),
         "reversed_entry_id": Field("many2one", "Reversal of", relation="account.move"),
         "reversal_move_ids": Field(
             "one2many", "Reversal Moves", relation="account.move", inverse="reversed_entry_id"
@@ -168,7 +181,10 @@ class AccountMove(Model):
             text = f"Draft {DRAFT_LABEL[record['move_type']]} {shown}"
         else:
             text = name or "/"
-        return f"{text} ({record['ref']})" if record.get("ref") else text
+        # `_get_move_display_name`: the ref shortened to 50 characters ("… [...]")
+        return (
+            f"{text} ({textwrap.shorten(record['ref'], width=50)})" if record.get("ref") else text
+        )
 
     def _compute_commercial_partner(self, record: dict) -> int | None:
         partner = record.get("partner_id")
@@ -219,9 +235,11 @@ class AccountMove(Model):
         }
 
     def _compute_payment_state(self, record: dict) -> str:
-        """Community's rules (contract §6, 19 Q8): settled → paid; on 18, a matched payment that
-        booked no entry also reads paid, whatever its amount; a draft reads not paid unless (19)
-        it kept the reconciliation of a payment."""
+        """Community's rules (contract §6, 19 Q8, odoo-corrections §B.4/§E): settled → paid, or
+        reversed when an invoice's counterparts are credit notes (with or without plain
+        entries); partly settled → partial; on 18, a matched payment that booked no entry
+        reads paid, whatever its amount; a draft reads not paid unless (19) it kept the
+        reconciliation of a payment."""
         if record["move_type"] not in INVOICE_TYPES or record["state"] == "cancel":
             return "not_paid"
         if record["state"] == "draft" and (
@@ -230,15 +248,37 @@ class AccountMove(Model):
             return "not_paid"
         totals = self.totals(record)
         if totals["amount_residual"] == 0:
+            kinds = self._counterpart_kinds(record)
+            if record["move_type"] == "out_invoice" and kinds in (
+                {"out_refund"},
+                {"out_refund", "entry"},
+            ):
+                return "reversed"
+            if record["move_type"] == "out_refund" and kinds == {"entry"}:
+                return "reversed"
             return "paid"
+        if totals["amount_residual"] != totals["amount_total"]:
+            return "partial"
         if any(
             payment.get("move_id") is None and payment["state"] in ("in_process", "paid")
             for payment in self._matched_payments(record)
         ):
             return "paid"
-        if totals["amount_residual"] != totals["amount_total"]:
-            return "partial"
         return "not_paid"
+
+    def _counterpart_kinds(self, record: dict) -> set[str]:
+        """The move types the invoice's receivable is matched with; a payment's entry counts as
+        a payment, not as a plain `entry` (a refunded credit note reads paid, §C.1)."""
+        kinds = set()
+        for line in move_lines(self.store, record["id"]):
+            if line["display_type"] != "payment_term":
+                continue
+            for other in reconcile.counterpart_lines(self.store, line["id"]):
+                move = self.store.get(
+                    "account.move", self.store.get("account.move.line", other)["move_id"]
+                )
+                kinds.add("payment" if move.get("origin_payment_id") else move["move_type"])
+        return kinds
 
     def _has_partials(self, record: dict) -> bool:
         return any(
@@ -333,10 +373,10 @@ class AccountMove(Model):
             vals_list = [vals_list]
         for vals in vals_list:
             self.check_field_names(vals)
-            if vals.get("move_type", "entry") not in INVOICE_TYPES:
+            if vals.get("move_type", "entry") not in (*INVOICE_TYPES, "entry"):
                 raise value_error(
                     f"stand-in: move_type {vals.get('move_type', 'entry')!r} is not modelled; "
-                    "only customer invoices and credit notes are"
+                    "only customer invoices, credit notes and journal entries are"
                 )
         return [self.create_record(vals) for vals in vals_list]
 
@@ -396,9 +436,10 @@ class AccountMove(Model):
                 if payload.get("display_type") in ("tax", "payment_term"):
                     continue
                 items.check_field_names(payload)
-                for name in AMOUNT_FIELDS:
-                    payload.pop(name, None)
+                amounts = {name: payload.pop(name) for name in AMOUNT_FIELDS if name in payload}
                 new = items.create_record({**payload, "move_id": rid})
+                if amounts and self.record(rid)["move_type"] not in INVOICE_TYPES:
+                    items.set_entry_amounts(new, amounts)  # a journal entry keeps what it is given
                 priced, taxed = True, taxed or bool(items.record(new).get("tax_ids"))
             elif code == 1:
                 items.ensure([line_id])
@@ -447,26 +488,32 @@ class AccountMove(Model):
             if sequences.parse(move.get("name")) and self._sequence_kind(move) == kind:
                 yield move
 
-    def _last_name(self, journal_id: int, kind: str, year: str) -> tuple[str, bool] | None:
-        """The journal's last name of this kind, and whether it is from `year` (else the format
-        of another year's is reused and the counter restarts)."""
+    def _highest_name(self, journal_id: int, kind: str) -> str | None:
+        """The journal's latest name of this kind: its format says whether the numbering
+        restarts monthly or yearly."""
         named = list(self._numbered(journal_id, kind))
-        same_year = [move for move in named if move["date"][:4] == year]
-        pool = same_year or named
-        if not pool:
+        return max(named, key=lambda move: move["id"])["name"] if named else None
+
+    def _last_name(self, journal_id: int, kind: str, date: str) -> tuple[str, bool] | None:
+        """The journal's last name of this kind, and whether it is from the period of `date`
+        (else the format of another period's is reused and the counter restarts)."""
+        named = list(self._numbered(journal_id, kind))
+        if not named:
             return None
+        monthly = sequences.is_monthly(max(named, key=lambda move: move["id"])["name"])
+        period = sequences.period(date, monthly)
+        same_period = [move for move in named if sequences.period(move["date"], monthly) == period]
+        pool = same_period or named
         prefix = sequences.parse(max(pool, key=lambda move: move["id"])["name"])[0]
         last = max(
             (move for move in pool if sequences.parse(move["name"])[0] == prefix),
             key=lambda move: (sequences.parse(move["name"])[1], move["id"]),
         )
-        return last["name"], bool(same_year)
+        return last["name"], bool(same_period)
 
     def _next_name(self, record: dict, sequencer: sequences.Sequencer) -> str:
         journal = self.store.get("account.journal", record["journal_id"])
-        return sequencer.next(
-            journal["id"], journal["code"], self._sequence_kind(record), record["date"][:4]
-        )
+        return sequencer.next(journal, self._sequence_kind(record), record["date"])
 
     def _name_first_draft(self, rid: int) -> None:
         """On 18 the first move of a journal (per kind and year) is numbered while still a draft;
@@ -503,6 +550,9 @@ class AccountMove(Model):
             if record["move_type"] in INVOICE_TYPES and not record.get("invoice_date"):
                 changes["invoice_date"] = changes["date"] = self.env.today()
             record = {**record, **changes}
+            moved = self._unlocked_date(record)
+            if moved != record["date"]:
+                changes["date"] = record["date"] = moved
             if not _real_name(record.get("name")):
                 changes["name"] = record["name"] = self._next_name(record, sequencer)
             if record["move_type"] in INVOICE_TYPES and not record.get("payment_reference"):
@@ -511,6 +561,40 @@ class AccountMove(Model):
                 changes.update(self._hash(record))
             self.store.update(self._name, record["id"], changes)
             self._label_receivable(record)
+        for record in ordered:
+            original = self.store.get(self._name, record.get("reversed_entry_id") or 0)
+            if original and original["state"] == "posted":
+                self._reconcile_reversed(original["id"], record["id"])
+
+    def _unlocked_date(self, record: dict) -> str:
+        """`_post` never refuses a locked date: it books the move on another date (§D.2)."""
+        journal = self.store.get("account.journal", record["journal_id"])
+        has_tax = any(
+            line.get("tax_ids") or line.get("tax_line_id")
+            for line in move_lines(self.store, record["id"])
+        )
+        violated = locks.violated(self.env, record["date"], journal, tax=has_tax)
+        if not violated:
+            return record["date"]
+        highest = self._highest_name(journal["id"], self._sequence_kind(record))
+        return locks.accounting_date(self.env, record, violated, highest)
+
+    def _reconcile_reversed(self, original_id: int, reversal_id: int) -> None:
+        """`_reconcile_reversed_moves`: every line of both moves not yet reconciled, per
+        reconcilable account (receivable first), is reconciled; a line already settled by a
+        payment leaves the credit note open (§B.4, §C.1 step 2)."""
+        groups: dict[int, list[int]] = {}
+        lines = move_lines(self.store, original_id) + move_lines(self.store, reversal_id)
+        receivable_first = sorted(lines, key=lambda line: line["display_type"] != "payment_term")
+        for line in receivable_first:
+            if reconcile.is_reconcilable(self.store, line) and not reconcile.is_settled(
+                self.store, line
+            ):
+                groups.setdefault(line["account_id"], []).append(line["id"])
+        for line_ids in groups.values():
+            if len(line_ids) > 1:
+                reconcile.reconcile_lines(self.env, line_ids)
+                self.env["account.payment"].settle_states(line_ids)
 
     def _check_postable(self, record: dict) -> None:
         if record["state"] != "draft":
@@ -589,6 +673,8 @@ class AccountMove(Model):
     def _reset_to_draft(self, record: dict) -> None:
         if record["state"] == "posted" and record.get("inalterable_hash"):
             raise UserError(texts.HASHED_DRAFT)
+        if record["state"] == "posted":
+            locks.check_editable(self.env, record)
         if self.env.version == 18:  # 19's button_draft keeps the reconciliation (Q8 extras)
             reconcile.unreconcile(
                 self.env, [line["id"] for line in move_lines(self.store, record["id"])]

@@ -98,7 +98,9 @@ class Env:
         return texts.text(self.version, key, **values)
 
     def today(self) -> str:
-        return datetime.date.today().isoformat()
+        """The server's date: the real one unless the database was given another (tests replay
+        a recording whose server today was 2026-11-30)."""
+        return getattr(self.database, "today", None) or datetime.date.today().isoformat()
 
     def now(self) -> str:
         return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -151,12 +151,16 @@ class AccountPayment(Model):
         for rid in ids:
             if self.record(rid)["state"] != "draft":
                 raise UserError(texts.PAYMENT_NOT_DRAFT)
-        self.post(ids)
+        self.post(ids, standalone=True)
         return None
 
-    def post(self, ids: list[int], writeoffs: dict | None = None) -> None:
+    def post(
+        self, ids: list[int], writeoffs: dict | None = None, *, standalone: bool = False
+    ) -> None:
         """Book each payment's entry (when it has an outstanding account), number it, and set it
-        in process. `writeoffs` maps a payment to (account, label, amount) for the wizard."""
+        in process. `writeoffs` maps a payment to (account, label, amount) for the wizard. The
+        entry may be re-dated by a lock; the payment keeps its own date (§D.2)."""
+        unnamed = {rid for rid in ids if standalone and self._named_late(self.record(rid))}
         moves = []
         for rid in ids:
             record = self.record(rid)
@@ -169,11 +173,29 @@ class AccountPayment(Model):
         self.env["account.move"].post(moves)
         for move_id in moves:
             move = self.store.get("account.move", move_id)
+            payment_id = move["origin_payment_id"]
             self.store.update(
                 self._name,
-                move["origin_payment_id"],
-                {"name": move["name"], "move_id": move_id, "state": "in_process"},
+                payment_id,
+                {
+                    "name": "/" if payment_id in unnamed else move["name"],
+                    "move_id": move_id,
+                    "state": "in_process",
+                },
             )
+
+    def _named_late(self, record: dict) -> bool:
+        """18: a stand-alone payment dated before the journal's last numbered payment reads
+        "/" although its entry gets a number (recorded in odoo-corrections §D.1 (ii-b))."""
+        if self.env.version != 18:
+            return False
+        moves = self.env["account.move"]
+        dates = [
+            move["date"]
+            for move in moves._numbered(record["journal_id"], "payment")
+            if move.get("origin_payment_id")
+        ]
+        return bool(dates) and record["date"] < max(dates)
 
     def _next_plain_name(self) -> str:
         """18 names a payment that books no entry from its own sequence: PAY00001…"""

@@ -52,7 +52,7 @@ class AccountFullReconcile(Model):
     }
 
     def _compute_display_name(self, record: dict) -> str:
-        return str(record["id"])
+        return f"account.full.reconcile,{record['id']}"  # no rec_name: Odoo's "model,id"
 
 
 def partials_of(store, line_id: int) -> tuple[list[dict], list[dict]]:

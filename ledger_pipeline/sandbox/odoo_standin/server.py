@@ -123,6 +123,16 @@ class OdooStandIn:
             raise RuntimeError("the stand-in is not started")
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
+    @property
+    def today(self) -> str | None:
+        """The server's date as "YYYY-MM-DD" when fixed; None (default) follows the real date.
+        Lock dates, default wizard and payment dates depend on it."""
+        return self._db.today
+
+    @today.setter
+    def today(self, value: str | None) -> None:
+        self._db.today = value
+
     # -- observation and faults -----------------------------------------------------------------
     def call_counts(self) -> Counter:
         with self._counter_lock:

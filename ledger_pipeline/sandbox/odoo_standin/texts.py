@@ -128,6 +128,11 @@ UNBALANCED_18 = (
 )
 SWITCH_NOT_DRAFT = "You can only switch the type of a draft entry."  # (source)
 
+LOCKED_ENTRY = "You cannot add/modify entries prior to and inclusive of: {locks}."
+HARD_LOCK_REMOVED = "The Hard Lock Date cannot be removed."
+HARD_LOCK_LOWERED = (  # (source)
+    "A new Hard Lock Date must be posterior (or equal) to the previous one."
+)
 ALREADY_RECONCILED = "You are trying to reconcile some entries that are already reconciled."
 RECONCILE_UNPOSTED = "You can only reconcile posted entries."  # (source)
 RECONCILE_ACCOUNTS = "Entries are not from the same account: {accounts}"  # (source)
