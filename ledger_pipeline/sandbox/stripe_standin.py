@@ -1,10 +1,17 @@
-"""A local Stripe stand-in: the two invoice endpoints the verifier reads, on 127.0.0.1.
+"""A local Stripe stand-in: the invoice endpoints the verifier reads and the change feed's, on
+127.0.0.1.
 
 `GET /v1/invoices` (with `created[gte|gt|lte|lt]`, `status`, `limit`, `starting_after`,
 `ending_before`) and `GET /v1/invoices/{id}` answer in the current (basil and later) API shape, so
 the official SDK parses them: `total_taxes[]`, no top-level `tax`, `status_transitions`, error
 bodies `{"error": {"type", "code", "message"}}`. Each NexaCloud invoice is seeded at its source as
-`billing_scenarios.scenario_for` says (as recorded, void, draft, paid later or missing).
+`billing_scenarios.scenario_for` says (as recorded, void, draft, paid later or missing); a paid
+one gets an InvoicePayment on its own PaymentIntent.
+
+Corrections (`void_invoice`, `mark_uncollectible`, `issue_credit_note`, `refund`, `dispute`,
+`close_dispute`) change the objects as Stripe does and record events dated by the stand-in's clock
+(`now`, settable). They are served by `GET /v1/events` (the last 30 days only), `/v1/credit_notes`
+(+ `/{id}`, `/{id}/lines`), `/v1/refunds`, `/v1/disputes` and `/v1/invoice_payments`.
 
 Tests steer it: call counts per endpoint, injected latency, 429s with `Retry-After`, 5xx,
 timeouts and a whole outage (connections dropped). It never writes anywhere but memory.
@@ -19,7 +26,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -32,6 +39,15 @@ from ledger_pipeline.sandbox.billing_scenarios import SourceScenario, scenario_f
 DEFAULT_API_KEY = "sk_test_standin"
 LIST_ENDPOINT = "GET /v1/invoices"
 RETRIEVE_ENDPOINT = "GET /v1/invoices/{id}"
+EVENTS_ENDPOINT = "GET /v1/events"
+CREDIT_NOTES_ENDPOINT = "GET /v1/credit_notes"
+CREDIT_NOTE_ENDPOINT = "GET /v1/credit_notes/{id}"
+CREDIT_NOTE_LINES_ENDPOINT = "GET /v1/credit_notes/{id}/lines"
+REFUNDS_ENDPOINT = "GET /v1/refunds"
+DISPUTES_ENDPOINT = "GET /v1/disputes"
+INVOICE_PAYMENTS_ENDPOINT = "GET /v1/invoice_payments"
+EVENT_RETENTION = timedelta(days=30)  # "List events, going back up to 30 days"
+EMBEDDED_LINES = 10  # a credit note carries the first page of its lines
 API_VERSION = "2026-10-28.endive"
 
 # Stripe creates a subscription invoice as a draft and finalizes it about an hour later;
@@ -58,6 +74,13 @@ def _minor(amount: Decimal, currency: str) -> int:
 
 def _ts(moment: datetime | None) -> int | None:
     return None if moment is None else int(moment.timestamp())
+
+
+def _share(amount: int, part: int, whole: int) -> int:
+    """`amount × part / whole` in minor units, rounded half-even (0 when `whole` is 0)."""
+    if whole == 0:
+        return 0
+    return int((Decimal(amount) * part / whole).to_integral_value(ROUND_HALF_EVEN))
 
 
 def _total_taxes(tax: int, subtotal: int) -> list[dict[str, Any]]:
@@ -187,10 +210,11 @@ def _error(status: int, type_: str, message: str, code: str | None = None, param
 
 
 class _Store:
-    """The invoices, newest first (Stripe's list order), and the injected faults."""
+    """The invoices, newest first (Stripe's list order), the correction objects, the events,
+    and the injected faults."""
 
     def __init__(self, invoices: Iterable[dict[str, Any]]):
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.by_id: dict[str, dict[str, Any]] = {}
         for raw in invoices:
             self.by_id[raw["id"]] = raw
@@ -199,6 +223,15 @@ class _Store:
         self.down = False
         self.latency_ms = 0
         self._ordered: list[dict[str, Any]] | None = None
+        # Objects the corrections make, by collection (the URL's last segment).
+        self.objects: dict[str, dict[str, dict[str, Any]]] = {
+            name: {} for name in ("credit_notes", "refunds", "disputes", "invoice_payments")
+        }
+        self.credit_note_lines: dict[str, list[dict[str, Any]]] = {}
+        self.events: list[dict[str, Any]] = []
+        self.clock: datetime | None = None  # None: the wall clock
+        self.payment_intents: dict[str, str] = {}  # invoice id → the PaymentIntent that paid it
+        self.sequence = 0
 
     def ordered(self) -> list[dict[str, Any]]:
         with self.lock:
@@ -216,6 +249,15 @@ class _Store:
         with self.lock:
             return self.faults.popleft() if self.faults else None
 
+    def now(self) -> datetime:
+        return self.clock if self.clock is not None else datetime.now(UTC)
+
+    def next_id(self, prefix: str) -> str:
+        """A fresh id whose text sorts in creation order (ties in `created` list stably)."""
+        with self.lock:
+            self.sequence += 1
+            return f"{prefix}_standin{self.sequence:08d}"
+
 
 _CREATED_OPS = {
     "gte": lambda v, b: v >= b,
@@ -225,33 +267,66 @@ _CREATED_OPS = {
 }
 
 
-def _list(store: _Store, query: Mapping[str, list[str]]) -> tuple[int, dict[str, Any]]:
-    def one(name: str) -> str | None:
-        values = query.get(name)
-        return values[-1] if values else None
+class _BadRequest(Exception):
+    def __init__(self, answer: tuple[int, dict[str, Any]]):
+        self.answer = answer
 
+
+def _one(query: Mapping[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[-1] if values else None
+
+
+def _many(query: Mapping[str, list[str]], name: str) -> list[str]:
+    """A list parameter in any of its wire forms: `name[]=a`, `name[0]=a` (the SDK's), `name=a`."""
+    indexed = sorted(
+        (int(key[len(name) + 1 : -1]), values[-1])
+        for key, values in query.items()
+        if key.startswith(name + "[") and key.endswith("]") and key[len(name) + 1 : -1].isdigit()
+    )
+    return [v for _, v in indexed] + query.get(name + "[]", []) + query.get(name, [])
+
+
+def _created_filter(query: Mapping[str, list[str]]):
     try:
-        limit = int(one("limit") or 10)
-        bounds = {op: int(one(f"created[{op}]")) for op in _CREATED_OPS if one(f"created[{op}]")}
-        if one("created"):
-            bounds["eq"] = int(one("created"))
+        bounds = {
+            op: int(_one(query, f"created[{op}]"))
+            for op in _CREATED_OPS
+            if _one(query, f"created[{op}]")
+        }
+        if _one(query, "created"):
+            bounds["eq"] = int(_one(query, "created"))
+    except ValueError:
+        raise _BadRequest(
+            _error(400, "invalid_request_error", "Invalid integer.", "parameter_invalid_integer")
+        ) from None
+
+    def keep(row: Mapping[str, Any]) -> bool:
+        return all(
+            row["created"] == bound if op == "eq" else _CREATED_OPS[op](row["created"], bound)
+            for op, bound in bounds.items()
+        )
+
+    return keep
+
+
+def _newest_first(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: (r["created"], r["id"]), reverse=True)
+
+
+def _page(
+    rows: list[dict[str, Any]], query: Mapping[str, list[str]], url: str, what: str
+) -> tuple[int, dict[str, Any]]:
+    """One page of `rows` (already filtered and in list order) by `limit` and the id cursors."""
+    try:
+        limit = int(_one(query, "limit") or 10)
     except ValueError:
         return _error(400, "invalid_request_error", "Invalid integer.", "parameter_invalid_integer")
     if not 1 <= limit <= 100:
         return _error(
             400, "invalid_request_error", "limit must be between 1 and 100.", param="limit"
         )
-    status = one("status")
-    rows = [
-        r
-        for r in store.ordered()
-        if (status is None or r["status"] == status)
-        and all(
-            r["created"] == bound if op == "eq" else _CREATED_OPS[op](r["created"], bound)
-            for op, bound in bounds.items()
-        )
-    ]
-    after, before = one("starting_after"), one("ending_before")
+    after, before = _one(query, "starting_after"), _one(query, "ending_before")
     cursor = after or before
     if cursor is not None:
         positions = {r["id"]: i for i, r in enumerate(rows)}
@@ -259,7 +334,7 @@ def _list(store: _Store, query: Mapping[str, list[str]]) -> tuple[int, dict[str,
             return _error(
                 400,
                 "invalid_request_error",
-                f"No such invoice: '{cursor}'",
+                f"No such {what}: '{cursor}'",
                 "resource_missing",
                 "starting_after" if after else "ending_before",
             )
@@ -270,20 +345,151 @@ def _list(store: _Store, query: Mapping[str, list[str]]) -> tuple[int, dict[str,
             page, more = rows[max(0, at - limit) : at], at - limit > 0
     else:
         page, more = rows[:limit], limit < len(rows)
-    return 200, {"object": "list", "data": page, "has_more": more, "url": "/v1/invoices"}
+    return 200, {"object": "list", "data": page, "has_more": more, "url": url}
+
+
+def _list(store: _Store, query: Mapping[str, list[str]]) -> tuple[int, dict[str, Any]]:
+    keep = _created_filter(query)
+    status = _one(query, "status")
+    rows = [r for r in store.ordered() if (status is None or r["status"] == status) and keep(r)]
+    return _page(rows, query, "/v1/invoices", "invoice")
+
+
+def _missing(what: str, object_id: str) -> tuple[int, dict[str, Any]]:
+    return _error(
+        404, "invalid_request_error", f"No such {what}: '{object_id}'", "resource_missing", "id"
+    )
 
 
 def _retrieve(store: _Store, stripe_id: str) -> tuple[int, dict[str, Any]]:
     raw = store.by_id.get(stripe_id)
+    return (200, raw) if raw is not None else _missing("invoice", stripe_id)
+
+
+def _list_events(store: _Store, query: Mapping[str, list[str]]) -> tuple[int, dict[str, Any]]:
+    types = set(_many(query, "types"))
+    if len(types) > 20:
+        return _error(400, "invalid_request_error", "types: at most 20.", param="types")
+    pattern = _one(query, "type")
+    keep = _created_filter(query)
+    oldest = int((store.now() - EVENT_RETENTION).timestamp())
+
+    def wanted(kind: str) -> bool:
+        if pattern is not None:
+            return kind == pattern or (pattern.endswith("*") and kind.startswith(pattern[:-1]))
+        return not types or kind in types
+
+    with store.lock:
+        rows = [e for e in store.events if e["created"] >= oldest and wanted(e["type"]) and keep(e)]
+    return _page(_newest_first(rows), query, "/v1/events", "event")
+
+
+def _expanded_credit_note(store: _Store, raw: dict[str, Any], expand: list[str]) -> dict:
+    if not {"refunds.refund", "data.refunds.refund"} & set(expand):
+        return raw
+    copy = json.loads(json.dumps(raw))
+    for entry in copy.get("refunds") or []:
+        refund = store.objects["refunds"].get(entry.get("refund"))
+        if refund is not None:
+            entry["refund"] = refund
+    return copy
+
+
+def _list_credit_notes(store: _Store, query: Mapping[str, list[str]]) -> tuple[int, dict]:
+    keep = _created_filter(query)
+    invoice = _one(query, "invoice")
+    with store.lock:
+        rows = [
+            r
+            for r in store.objects["credit_notes"].values()
+            if keep(r) and (invoice is None or r["invoice"] == invoice)
+        ]
+    status, body = _page(_newest_first(rows), query, "/v1/credit_notes", "credit note")
+    if status == 200:
+        expand = _many(query, "expand")
+        body["data"] = [_expanded_credit_note(store, r, expand) for r in body["data"]]
+    return status, body
+
+
+def _credit_note(store: _Store, cn_id: str, query: Mapping[str, list[str]]) -> tuple[int, dict]:
+    raw = store.objects["credit_notes"].get(cn_id)
     if raw is None:
-        return _error(
-            404,
-            "invalid_request_error",
-            f"No such invoice: '{stripe_id}'",
-            "resource_missing",
-            "id",
+        return _missing("credit note", cn_id)
+    return 200, _expanded_credit_note(store, raw, _many(query, "expand"))
+
+
+def _credit_note_lines(store: _Store, cn_id: str, query: Mapping[str, list[str]]) -> tuple:
+    lines = store.credit_note_lines.get(cn_id)
+    if lines is None:
+        return _missing("credit note", cn_id)
+    return _page(list(lines), query, f"/v1/credit_notes/{cn_id}/lines", "credit note line item")
+
+
+def _list_objects(store: _Store, name: str, query: Mapping[str, list[str]], **filters: str):
+    """Refunds, disputes or invoice payments, filtered by `created` and the given fields
+    (`payment.payment_intent` reads a nested field)."""
+    keep = _created_filter(query)
+    wanted = {path: _one(query, param) for param, path in filters.items()}
+    wanted = {path: value for path, value in wanted.items() if value is not None}
+
+    def field(row: Mapping[str, Any], path: str) -> Any:
+        for part in path.split("."):
+            row = (row or {}).get(part)
+        return row
+
+    with store.lock:
+        rows = [
+            r
+            for r in store.objects[name].values()
+            if keep(r) and all(field(r, p) == v for p, v in wanted.items())
+        ]
+    return _page(_newest_first(rows), query, f"/v1/{name}", name.rstrip("s").replace("_", " "))
+
+
+def _route(store: _Store, endpoint: str, object_id: str, query: Mapping[str, list[str]]):
+    if endpoint == LIST_ENDPOINT:
+        return _list(store, query)
+    if endpoint == RETRIEVE_ENDPOINT:
+        return _retrieve(store, object_id)
+    if endpoint == EVENTS_ENDPOINT:
+        return _list_events(store, query)
+    if endpoint == CREDIT_NOTES_ENDPOINT:
+        return _list_credit_notes(store, query)
+    if endpoint == CREDIT_NOTE_ENDPOINT:
+        return _credit_note(store, object_id, query)
+    if endpoint == CREDIT_NOTE_LINES_ENDPOINT:
+        return _credit_note_lines(store, object_id, query)
+    if endpoint == REFUNDS_ENDPOINT:
+        return _list_objects(
+            store, "refunds", query, charge="charge", payment_intent="payment_intent"
         )
-    return 200, raw
+    if endpoint == DISPUTES_ENDPOINT:
+        return _list_objects(
+            store, "disputes", query, charge="charge", payment_intent="payment_intent"
+        )
+    if endpoint == INVOICE_PAYMENTS_ENDPOINT:
+        return _list_objects(
+            store,
+            "invoice_payments",
+            query,
+            invoice="invoice",
+            status="status",
+            **{
+                "payment[type]": "payment.type",
+                "payment[payment_intent]": "payment.payment_intent",
+            },
+        )
+    return None
+
+
+_COLLECTIONS = {
+    "/v1/events": EVENTS_ENDPOINT,
+    "/v1/credit_notes": CREDIT_NOTES_ENDPOINT,
+    "/v1/refunds": REFUNDS_ENDPOINT,
+    "/v1/disputes": DISPUTES_ENDPOINT,
+    "/v1/invoice_payments": INVOICE_PAYMENTS_ENDPOINT,
+    "/v1/invoices": LIST_ENDPOINT,
+}
 
 
 def _handler_for(store: _Store, api_key: str) -> type[BaseHTTPRequestHandler]:
@@ -308,7 +514,7 @@ def _handler_for(store: _Store, api_key: str) -> type[BaseHTTPRequestHandler]:
         def _serve(self, method: str) -> None:
             parts = urlsplit(self.path)
             path = parts.path.rstrip("/")
-            endpoint, invoice_id = self._endpoint(method, path)
+            endpoint, object_id = self._endpoint(method, path)
             with store.lock:
                 store.counts[endpoint] += 1
             if store.down:  # an outage: the connection drops with no answer
@@ -320,38 +526,50 @@ def _handler_for(store: _Store, api_key: str) -> type[BaseHTTPRequestHandler]:
             if store.latency_ms:
                 time.sleep(store.latency_ms / 1000)
             headers: dict[str, str] = {}
+            answer = None
             if fault and fault[0] == "429":
                 headers["Retry-After"] = str(int(fault[1]))
-                status, body = _error(
+                answer = _error(
                     429,
                     "invalid_request_error",
                     "Request rate limit exceeded. Retry after the delay in Retry-After.",
                     "rate_limit",
                 )
             elif fault and fault[0] == "5xx":
-                status, body = _error(int(fault[1]), "api_error", "Stand-in internal error.")
+                answer = _error(int(fault[1]), "api_error", "Stand-in internal error.")
             elif self.headers.get("Authorization", "") != f"Bearer {api_key}":
                 # Never echo the key that was sent (real Stripe masks it too).
-                status, body = _error(401, "invalid_request_error", "Invalid API Key provided.")
-            elif endpoint == LIST_ENDPOINT:
-                status, body = _list(store, parse_qs(parts.query))
-            elif endpoint == RETRIEVE_ENDPOINT:
-                status, body = _retrieve(store, invoice_id)
+                answer = _error(401, "invalid_request_error", "Invalid API Key provided.")
             else:
-                status, body = _error(
+                try:
+                    answer = _route(store, endpoint, object_id, parse_qs(parts.query))
+                except _BadRequest as bad:
+                    answer = bad.answer
+            if answer is None:
+                answer = _error(
                     404,
                     "invalid_request_error",
                     f"Unrecognized request URL ({method}: {path}).",
                 )
+            status, body = answer
             self._reply(status, body, headers)
 
         @staticmethod
         def _endpoint(method: str, path: str) -> tuple[str, str]:
-            if method == "GET" and path == "/v1/invoices":
-                return LIST_ENDPOINT, ""
+            if method != "GET":
+                return f"{method} {path}", ""
+            if path in _COLLECTIONS:
+                return _COLLECTIONS[path], ""
             prefix = "/v1/invoices/"
-            if method == "GET" and path.startswith(prefix) and "/" not in path[len(prefix) :]:
+            if path.startswith(prefix) and "/" not in path[len(prefix) :]:
                 return RETRIEVE_ENDPOINT, unquote(path[len(prefix) :])
+            prefix = "/v1/credit_notes/"
+            if path.startswith(prefix):
+                rest = path[len(prefix) :].split("/")
+                if len(rest) == 1:
+                    return CREDIT_NOTE_ENDPOINT, unquote(rest[0])
+                if len(rest) == 2 and rest[1] == "lines":
+                    return CREDIT_NOTE_LINES_ENDPOINT, unquote(rest[0])
             return f"{method} {path}", ""
 
         def _reply(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
@@ -391,6 +609,9 @@ class StripeStandIn:
             stripe_invoice(i, scenario_for(i.invoice_id, dict(overrides or {}))) for i in invoices
         )
         self._store = _Store(raw for raw in seeded if raw is not None)
+        for raw in list(self._store.by_id.values()):
+            if raw["status"] == "paid" and raw["amount_paid"] > 0:
+                self._ensure_payment(raw)
         self.api_key = api_key
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self._store, api_key))
         self._server.daemon_threads = True
@@ -452,6 +673,438 @@ class StripeStandIn:
     def put(self, raw: dict[str, Any]) -> None:
         """Store a Stripe invoice object as given (a shape no NexaCloud invoice produces)."""
         self._store.put(raw)
+        if raw.get("status") == "paid" and (raw.get("amount_paid") or 0) > 0:
+            self._ensure_payment(raw)
+
+    # the clock and corrections (each records its events at `now`)
+    @property
+    def now(self) -> datetime:
+        """The stand-in's clock: events are dated by it and listed for 30 days before it."""
+        return self._store.now()
+
+    @now.setter
+    def now(self, moment: datetime | None) -> None:
+        if moment is not None and moment.tzinfo is None:
+            raise ValueError("the stand-in's clock needs an aware datetime")
+        self._store.clock = moment
+
+    @property
+    def clock_is_fixed(self) -> bool:
+        """False while `now` follows the wall clock (until it is set; `now = None` resets)."""
+        return self._store.clock is not None
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event recorded, oldest first (also those older than 30 days, never served)."""
+        with self._store.lock:
+            return json.loads(json.dumps(self._store.events))
+
+    def object(self, object_id: str) -> dict[str, Any] | None:
+        """A copy of any stored object: invoice, credit note, refund, dispute or payment."""
+        found = self._store.by_id.get(object_id)
+        for collection in self._store.objects.values():
+            found = found or collection.get(object_id)
+        return json.loads(json.dumps(found)) if found is not None else None
+
+    def payment_intent(self, invoice_id: str) -> str | None:
+        """The PaymentIntent that paid a Stripe invoice (through its InvoicePayment)."""
+        return self._store.payment_intents.get(invoice_id)
+
+    def record_event(self, type_: str, obj: Mapping[str, Any], **extra: Any) -> str:
+        """Record an event about `obj` at `now` (the object as it is now); returns its id."""
+        with self._store.lock:
+            event = {
+                "id": self._store.next_id("evt"),
+                "object": "event",
+                "api_version": API_VERSION,
+                "created": _ts(self.now),
+                "livemode": False,
+                "pending_webhooks": 0,
+                "request": {"id": None, "idempotency_key": None},
+                "type": type_,
+                "data": {"object": json.loads(json.dumps(obj)), **extra},
+            }
+            self._store.events.append(event)
+            return event["id"]
+
+    def replay_event(self, event_id: str) -> None:
+        """Serve an event a second time under the same id (Stripe's duplicates)."""
+        with self._store.lock:
+            event = next(e for e in self._store.events if e["id"] == event_id)
+            self._store.events.append(json.loads(json.dumps(event)))
+
+    def put_object(self, collection: str, raw: dict[str, Any]) -> None:
+        """Store a credit note, refund, dispute or payment as given (shapes tests need)."""
+        with self._store.lock:
+            self._store.objects[collection][raw["id"]] = raw
+
+    def void_invoice(self, invoice_id: str) -> None:
+        """Void an open or uncollectible invoice (Stripe refuses it on a paid one)."""
+        with self._store.lock:
+            raw = self._invoice_in(invoice_id, "open", "uncollectible")
+            transitions = {**raw["status_transitions"], "voided_at": _ts(self.now)}
+            raw = {**raw, "status": "void", "status_transitions": transitions}
+            raw["amount_remaining"] = 0
+            self._store.put(raw)
+            self.record_event("invoice.voided", raw)
+
+    def mark_uncollectible(self, invoice_id: str) -> None:
+        with self._store.lock:
+            raw = self._invoice_in(invoice_id, "open")
+            transitions = {**raw["status_transitions"], "marked_uncollectible_at": _ts(self.now)}
+            raw = {**raw, "status": "uncollectible", "status_transitions": transitions}
+            self._store.put(raw)
+            self.record_event("invoice.marked_uncollectible", raw)
+
+    def issue_credit_note(
+        self,
+        invoice_id: str,
+        amount_minor_or_lines: int | Iterable[tuple[str, int]],
+        *,
+        refund: int = 0,
+        credit: int = 0,
+        out_of_band: int = 0,
+        voided: bool = False,
+        reason: str | None = None,
+    ) -> str:
+        """Issue a credit note as Stripe does (billing-money-trail.md §2.3); returns its id.
+
+        `amount_minor_or_lines`: the credit note's total with tax (one line, the invoice's first
+        line's description), or (description, amount before tax) lines; the tax is the
+        invoice's rate, rounded half-even. The part up to the invoice's `amount_remaining` is
+        pre-payment; the rest must be `refund + credit + out_of_band` (as Stripe requires).
+        An open invoice brought to 0 becomes paid with no payment. `refund` creates the refund
+        on the invoice's PaymentIntent. `voided`: void it right after (open invoices only).
+        """
+        with self._store.lock:
+            raw = self._invoice_in(invoice_id, "open", "paid")
+            currency = raw["currency"]
+            inv_tax = sum(t["amount"] for t in raw["total_taxes"])
+            if isinstance(amount_minor_or_lines, int):
+                total = amount_minor_or_lines
+                tax = _share(total, inv_tax, raw["total"])
+                first = (raw["lines"]["data"] or [{}])[0]
+                lines = [(first.get("description") or "Credit", total - tax, first.get("id"))]
+            else:
+                given = [(d, int(a), None) for d, a in amount_minor_or_lines]
+                by_text = {ln["description"]: ln["id"] for ln in raw["lines"]["data"]}
+                lines = [(d, a, by_text.get(d)) for d, a, _ in given]
+                untaxed = sum(a for _, a, _ in lines)
+                tax = _share(untaxed, inv_tax, raw["total"] - inv_tax)
+                total = untaxed + tax
+            credited_before = (
+                raw["pre_payment_credit_notes_amount"] + raw["post_payment_credit_notes_amount"]
+            )
+            if total <= 0 or credited_before + total > raw["total"]:
+                raise ValueError(
+                    f"credit note of {total} on {invoice_id}: credit notes cannot exceed its "
+                    f"total {raw['total']} ({credited_before} credited already)"
+                )
+            pre = min(total, raw["amount_remaining"]) if raw["status"] == "open" else 0
+            post = total - pre
+            if refund + credit + out_of_band != post:
+                raise ValueError(
+                    f"refund {refund} + credit {credit} + out of band {out_of_band} must equal "
+                    f"the post-payment amount {post} of a credit note of {total} on {invoice_id}"
+                )
+            refunded_before = sum(
+                r["amount"]
+                for r in self._store.objects["refunds"].values()
+                if r["payment_intent"] == self.payment_intent(invoice_id)
+                and r["status"] in ("succeeded", "pending")
+            )
+            if refund and refund > raw["amount_paid"] - refunded_before:
+                raise ValueError(f"refund {refund} exceeds what {invoice_id} has left paid")
+
+            cn_id = self._store.next_id("cn")
+            created = _ts(self.now)
+            refunds = []
+            if refund:
+                re_id = self._new_refund(raw, refund, "succeeded", {})
+                refunds.append(
+                    {
+                        "amount_refunded": refund,
+                        "refund": re_id,
+                        "type": "refund",
+                        "payment_record_refund": None,
+                    }
+                )
+            all_lines = [
+                {
+                    "id": f"cnli_{cn_id[3:]}_{index}",
+                    "object": "credit_note_line_item",
+                    "amount": amount,
+                    "description": description,
+                    "discount_amount": 0,
+                    "discount_amounts": [],
+                    "invoice_line_item": line_item,
+                    "livemode": False,
+                    "quantity": 1,
+                    "taxes": [],
+                    "type": "invoice_line_item" if line_item else "custom_line_item",
+                    "unit_amount": amount,
+                    "unit_amount_decimal": str(amount),
+                }
+                for index, (description, amount, line_item) in enumerate(lines)
+            ]
+            self._store.credit_note_lines[cn_id] = all_lines
+            count = 1 + sum(
+                1
+                for c in self._store.objects["credit_notes"].values()
+                if c["invoice"] == invoice_id
+            )
+            note = {
+                "id": cn_id,
+                "object": "credit_note",
+                "amount": total,
+                "amount_shipping": 0,
+                "created": created,
+                "currency": currency,
+                "customer": raw["customer"],
+                "customer_balance_transaction": f"cbtxn_{cn_id[3:]}" if credit else None,
+                "discount_amount": 0,
+                "discount_amounts": [],
+                "effective_at": created,
+                "invoice": invoice_id,
+                "lines": {
+                    "object": "list",
+                    "data": all_lines[:EMBEDDED_LINES],
+                    "has_more": len(all_lines) > EMBEDDED_LINES,
+                    "total_count": len(all_lines),
+                    "url": f"/v1/credit_notes/{cn_id}/lines",
+                },
+                "livemode": False,
+                "memo": None,
+                "metadata": {},
+                "number": f"{raw.get('number') or invoice_id}-CN-{count:02d}",
+                "out_of_band_amount": out_of_band or None,
+                "post_payment_amount": post,
+                "pre_payment_amount": pre,
+                "pretax_credit_amounts": [],
+                "reason": reason,
+                "refunds": refunds,
+                "shipping_cost": None,
+                "status": "issued",
+                "subtotal": total - tax,
+                "subtotal_excluding_tax": total - tax,
+                "total": total,
+                "total_excluding_tax": total - tax,
+                "total_taxes": _total_taxes(tax, total - tax),
+                "type": "mixed" if pre and post else ("pre_payment" if pre else "post_payment"),
+                "voided_at": None,
+            }
+            self._store.objects["credit_notes"][cn_id] = note
+            updated = {
+                **raw,
+                "amount_due": raw["amount_due"] - pre,
+                "amount_remaining": raw["amount_remaining"] - pre,
+                "pre_payment_credit_notes_amount": raw["pre_payment_credit_notes_amount"] + pre,
+                "post_payment_credit_notes_amount": raw["post_payment_credit_notes_amount"] + post,
+            }
+            if raw["status"] == "open" and updated["amount_remaining"] == 0:
+                # "if a credit note reduces the balance of an open invoice to 0, the invoice
+                # status changes to paid" – with no payment.
+                updated["status"] = "paid"
+                updated["status_transitions"] = {**raw["status_transitions"], "paid_at": created}
+            self._store.put(updated)
+            self.record_event("credit_note.created", note)
+            if updated["status"] != raw["status"]:
+                self.record_event("invoice.paid", updated)
+            if voided:
+                self.void_credit_note(cn_id)
+            return cn_id
+
+    def void_credit_note(self, cn_id: str) -> None:
+        """Void a credit note: only on an open invoice; its amount is due again."""
+        with self._store.lock:
+            note = self._store.objects["credit_notes"][cn_id]
+            raw = self._invoice_in(note["invoice"], "open")
+            if note["status"] != "issued":
+                raise ValueError(f"credit note {cn_id} is {note['status']}")
+            note = {**note, "status": "void", "voided_at": _ts(self.now)}
+            self._store.objects["credit_notes"][cn_id] = note
+            pre, post = note["pre_payment_amount"], note["post_payment_amount"]
+            self._store.put(
+                {
+                    **raw,
+                    "amount_due": raw["amount_due"] + pre,
+                    "amount_remaining": raw["amount_remaining"] + pre,
+                    "pre_payment_credit_notes_amount": raw["pre_payment_credit_notes_amount"] - pre,
+                    "post_payment_credit_notes_amount": raw["post_payment_credit_notes_amount"]
+                    - post,
+                }
+            )
+            self.record_event("credit_note.voided", note)
+
+    def refund(
+        self,
+        invoice_id: str,
+        amount: int,
+        status: str = "succeeded",
+        *,
+        metadata: Mapping[str, str] | None = None,
+    ) -> str:
+        """Refund part of a paid invoice's payment with no credit note; returns the `re_…`."""
+        with self._store.lock:
+            raw = self._invoice_in(invoice_id, "paid")
+            return self._new_refund(raw, amount, status, dict(metadata or {}))
+
+    def update_refund(self, re_id: str, status: str) -> None:
+        """A refund changes state later (pending → succeeded, or failed)."""
+        with self._store.lock:
+            refund = {**self._store.objects["refunds"][re_id], "status": status}
+            self._store.objects["refunds"][re_id] = refund
+            self.record_event("refund.failed" if status == "failed" else "refund.updated", refund)
+
+    def dispute(self, invoice_id: str, amount: int, fee: int, status: str = "needs_response"):
+        """A chargeback on a paid invoice's payment: the amount and the dispute fee are
+        withdrawn at once; `status` won / lost closes it right away. Returns the `dp_…`."""
+        with self._store.lock:
+            raw = self._invoice_in(invoice_id, "paid")
+            pi = self._ensure_payment(raw)
+            dp_id = self._store.next_id("dp")
+            created = _ts(self.now)
+            withdrawal = {
+                "id": self._store.next_id("txn"),
+                "object": "balance_transaction",
+                "amount": -amount,
+                "created": created,
+                "currency": raw["currency"],
+                "description": f"Chargeback withdrawal for {pi}",
+                "fee": fee,
+                "fee_details": [
+                    {"amount": fee, "currency": raw["currency"], "description": "Dispute fee",
+                     "type": "stripe_fee"}
+                ] if fee else [],
+                "net": -amount - fee,
+                "reporting_category": "dispute",
+                "source": dp_id,
+                "status": "available",
+                "type": "adjustment",
+            }  # fmt: skip
+            dispute = {
+                "id": dp_id,
+                "object": "dispute",
+                "amount": amount,
+                "balance_transactions": [withdrawal],
+                "charge": "ch_" + pi[3:],
+                "created": created,
+                "currency": raw["currency"],
+                "evidence_details": {"due_by": created + 7 * 86400, "has_evidence": False},
+                "is_charge_refundable": False,
+                "livemode": False,
+                "metadata": {},
+                "payment_intent": pi,
+                "reason": "fraudulent",
+                "status": "needs_response",
+            }
+            self._store.objects["disputes"][dp_id] = dispute
+            self.record_event("charge.dispute.created", dispute)
+            self.record_event("charge.dispute.funds_withdrawn", dispute)
+            if status in ("won", "lost"):
+                self.close_dispute(dp_id, status)
+            elif status != "needs_response":
+                self._set_dispute(dp_id, status=status)
+                self.record_event("charge.dispute.updated", self._store.objects["disputes"][dp_id])
+            return dp_id
+
+    def close_dispute(self, dp_id: str, status: str) -> None:
+        """Close a dispute won (the amount is reinstated, the fee is not) or lost."""
+        if status not in ("won", "lost"):
+            raise ValueError(f"a dispute closes won or lost, not {status!r}")
+        with self._store.lock:
+            dispute = self._store.objects["disputes"][dp_id]
+            if dispute["status"] in ("won", "lost"):
+                raise ValueError(f"dispute {dp_id} is already {dispute['status']}")
+            if status == "won":
+                reinstated = {
+                    **dispute["balance_transactions"][0],
+                    "id": self._store.next_id("txn"),
+                    "amount": dispute["amount"],
+                    "created": _ts(self.now),
+                    "description": f"Chargeback reversal for {dispute['payment_intent']}",
+                    "fee": 0,
+                    "fee_details": [],
+                    "net": dispute["amount"],
+                    "reporting_category": "dispute_reversal",
+                }
+                transactions = [*dispute["balance_transactions"], reinstated]
+                self._set_dispute(dp_id, status="won", balance_transactions=transactions)
+                self.record_event(
+                    "charge.dispute.funds_reinstated", self._store.objects["disputes"][dp_id]
+                )
+            else:
+                self._set_dispute(dp_id, status="lost")
+            self.record_event("charge.dispute.closed", self._store.objects["disputes"][dp_id])
+
+    def _set_dispute(self, dp_id: str, **fields: Any) -> None:
+        self._store.objects["disputes"][dp_id] = {
+            **self._store.objects["disputes"][dp_id],
+            **fields,
+        }
+
+    def _invoice_in(self, invoice_id: str, *statuses: str) -> dict[str, Any]:
+        raw = self._store.by_id.get(invoice_id)
+        if raw is None:
+            raise KeyError(f"the stand-in has no invoice {invoice_id}")
+        if raw["status"] not in statuses:
+            raise ValueError(
+                f"invoice {invoice_id} is {raw['status']}, not {' or '.join(statuses)}"
+            )
+        return raw
+
+    def _ensure_payment(self, raw: Mapping[str, Any]) -> str:
+        """The invoice's PaymentIntent, with its InvoicePayment (created once)."""
+        pi = self.payment_intent(raw["id"])
+        if pi is not None:
+            return pi
+        pi = "pi_" + raw["id"][3:]
+        paid_at = (raw.get("status_transitions") or {}).get("paid_at") or raw["created"]
+        payment_id = "inpay_" + raw["id"][3:]
+        self._store.objects["invoice_payments"][payment_id] = {
+            "id": payment_id,
+            "object": "invoice_payment",
+            "amount_paid": raw["amount_paid"],
+            "amount_requested": raw["amount_paid"],
+            "created": paid_at,
+            "currency": raw["currency"],
+            "invoice": raw["id"],
+            "is_default": True,
+            "livemode": False,
+            "payment": {"type": "payment_intent", "payment_intent": pi},
+            "status": "paid",
+            "status_transitions": {"canceled_at": None, "paid_at": paid_at},
+        }
+        self._store.payment_intents[raw["id"]] = pi
+        return pi
+
+    def _new_refund(self, raw: Mapping[str, Any], amount: int, status: str, metadata) -> str:
+        if amount <= 0 or amount > raw["amount_paid"]:
+            raise ValueError(f"refund of {amount} on {raw['id']} (paid {raw['amount_paid']})")
+        pi = self._ensure_payment(raw)
+        refund = {
+            "id": self._store.next_id("re"),
+            "object": "refund",
+            "amount": amount,
+            "balance_transaction": None,
+            "charge": "ch_" + pi[3:],
+            "created": _ts(self.now),
+            "currency": raw["currency"],
+            "destination_details": None,
+            "failure_balance_transaction": None,
+            "failure_reason": None,
+            "metadata": metadata,
+            "payment_intent": pi,
+            "reason": "requested_by_customer",
+            "receipt_number": None,
+            "source_transfer_reversal": None,
+            "status": status,
+            "transfer_reversal": None,
+        }
+        self._store.objects["refunds"][refund["id"]] = refund
+        self.record_event("refund.created", refund)
+        if status == "failed":
+            self.record_event("refund.failed", refund)
+        return refund["id"]
 
     def answer(self, n: int) -> None:
         """Answer the next `n` requests normally: sequences faults (list fine, then 5xx)."""

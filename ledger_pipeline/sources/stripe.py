@@ -44,6 +44,7 @@ from ledger_pipeline.ledger.model import (
 )
 from ledger_pipeline.ledger.money import from_minor_units
 from ledger_pipeline.ledger.soundness import moment_problem
+from ledger_pipeline.sources.changes import FeedRead
 from ledger_pipeline.sources.common import (
     billing_system,
     source_disagreements,
@@ -134,6 +135,25 @@ class StripeVerifier(ConfigurableResource):
                         f"Stripe's answer for {ref} could not be read ({type(exc).__name__})",
                     )
         return results
+
+    def read_changes(
+        self,
+        cursor: str | None,
+        lookback_start: datetime,
+        tz: str,
+        *,
+        now: datetime | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> FeedRead:
+        """Stripe's corrections since `cursor`, or since `lookback_start` when the cursor is
+        None, unreadable or past Stripe's 30 days of events (see `stripe_changes`).
+
+        Raises `StripeDown` when Stripe is down, refuses the key or no key is set.
+        """
+        from ledger_pipeline.sources.stripe_changes import read_changes  # it imports this module
+
+        return read_changes(self, cursor, lookback_start, tz, now=now, sleep=sleep, clock=clock)
 
     def _session(self) -> requests.Session:
         """One pooled session for the run, shared by the retrieve workers, closed at the end."""
@@ -231,6 +251,13 @@ def stripe_facts(raw: Mapping[str, Any], zone: ZoneInfo) -> SourceFacts | None:
     currency = str(raw["currency"]).upper()
     paid = raw.get("status") == "paid"
     paid_at = transitions.get("paid_at") if paid else None
+    # What credit notes took off the invoice (its `total` never changes), when Stripe says.
+    pre = raw.get("pre_payment_credit_notes_amount")
+    post = raw.get("post_payment_credit_notes_amount")
+    credit_notes = pre_payment_credit = None
+    if pre is not None or post is not None:
+        credit_notes = from_minor_units(int(pre or 0) + int(post or 0), currency)
+        pre_payment_credit = from_minor_units(int(pre or 0), currency)
     return SourceFacts(
         system=BillingSystem.STRIPE,
         source_id=raw["id"],
@@ -243,6 +270,8 @@ def stripe_facts(raw: Mapping[str, Any], zone: ZoneInfo) -> SourceFacts | None:
         paid=paid,
         paid_date=local_date(paid_at, zone) if paid_at else None,
         paid_date_basis="paid_at" if paid_at else None,
+        credit_notes=credit_notes,
+        pre_payment_credit=pre_payment_credit,
     )
 
 
