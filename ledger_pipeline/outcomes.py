@@ -162,6 +162,20 @@ def _fmt(revenue) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(revenue.items()))
 
 
+def redated_rows(report: BookingReport) -> list[dict[str, str]]:
+    """The invoices and payments booked after a lock (see `BookingReport.redated`), for a table:
+    the document, its source date, the accounting date it got and the lock date."""
+    return [
+        {
+            "document": r.document,
+            "source_date": r.source_date.isoformat(),
+            "accounting_date": r.accounting_date.isoformat(),
+            "lock_date": r.lock.isoformat(),
+        }
+        for r in report.redated
+    ]
+
+
 def booked_totals(plan: LedgerPlan, outcomes: list[InvoiceOutcome]) -> dict[str, dict[str, str]]:
     """Per currency: the total posted (credit notes net) and the payments reconciled in Odoo."""
     moves = {d.invoice_id: d.move for d in plan.planned()}

@@ -25,6 +25,9 @@ from ledger_pipeline.odoo.work import InvoiceWork
 
 log = logging.getLogger(__name__)
 
+# Steps that leave the move in Odoo dated as planned (a dry run: that would).
+WROTE_MOVE = {BookingStep.CREATED, BookingStep.REWRITTEN, BookingStep.POSTED}
+
 FINAL_FIELDS = [
     "name",
     "state",
@@ -140,6 +143,10 @@ def _report(
     post: bool,
     dry_run: bool,
 ) -> BookingReport:
+    if state is not None:
+        for work in works:
+            if WROTE_MOVE.intersection(work.steps):
+                work.invoice_redated = posting.invoice_redated(work.plan, state.locks)
     results = tuple(w.result() for w in works)
     calls = Counter(odoo.calls)
     calls.subtract(calls_before)
@@ -153,6 +160,7 @@ def _report(
         setup=tuple(state.changes) if state else (),
         warnings=tuple(warnings),
         aborted=aborted,
+        redated=tuple(r for result in results for r in result.redated),
     )
 
 

@@ -11,6 +11,11 @@ Nothing in Odoo stops a second stand-alone payment, so before paying an invoice 
 before this run, its payments are looked up by memo key and by `invoice_ids`: a draft one (a crash
 between create and post) is posted, an unreconciled one (a crash before reconcile) is reconciled,
 and an invoice Odoo already shows as paid or partly paid gets nothing.
+
+A payment dated inside a lock is dated the first open day after it (`LockDates`, bank journal:
+the sales lock does not apply); real Odoo would keep the payment's date and silently move its
+journal entry to today (odoo-corrections §D.1). The memo, this module's lookup key, is not
+changed: the source's date is reported through `InvoiceWork.payment_redated`.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
+from ledger_pipeline.ledger.lock_dates import JournalKind, LockDates, Redated
 from ledger_pipeline.odoo.errors import OdooError, OdooTransportError
 from ledger_pipeline.odoo.ledger_setup import LedgerState
 from ledger_pipeline.odoo.report import BookingStep
@@ -31,9 +38,23 @@ from ledger_pipeline.odoo.work import InvoiceWork, amount, partner_of
 
 log = logging.getLogger(__name__)
 
-PAYMENT_FIELDS = ["memo", "state", "amount", "is_reconciled", "invoice_ids"]
+PAYMENT_FIELDS = ["memo", "state", "amount", "is_reconciled", "invoice_ids", "date"]
 DEAD_PAYMENT_STATES = {"canceled", "cancel", "rejected"}
 SETTLED_STATES = {"paid", "in_payment", "partial", "reversed"}
+
+
+def payment_date(work: InvoiceWork, locks: LockDates) -> date:
+    """The payment's date: the source's, or the first open day after a lock on the bank."""
+    return locks.accounting_date(work.plan.payment.date, JournalKind.BANK, has_tax=False)
+
+
+def payment_redated(work: InvoiceWork, locks: LockDates) -> Redated | None:
+    """The re-dating of this invoice's payment, or None when its date is open."""
+    source, moved = work.plan.payment.date, payment_date(work, locks)
+    if moved == source:
+        return None
+    lock = locks.lock_for(JournalKind.BANK, has_tax=False)
+    return Redated(f"payment of invoice {work.key}", source, moved, lock)
 
 
 def payment_memo(work: InvoiceWork) -> str:
@@ -50,6 +71,7 @@ class _Pending:
     payment_id: int
     state: str
     earlier: bool  # made by an earlier, interrupted run
+    date: str | None = None  # as Odoo holds it, for an earlier run's payment
 
 
 def settle_payments(
@@ -86,11 +108,14 @@ def settle_payments(
     if dry_run:
         for work in to_create:
             work.did(BookingStep.PAID)
+            work.payment_redated = payment_redated(work, state.locks)
         for item in pending:
             item.work.did(BookingStep.PAYMENT_COMPLETED)
+        _redate_drafts([p for p in pending if p.state == "draft"], odoo, state, dry_run=True)
         return
+    _redate_drafts([p for p in pending if p.state == "draft"], odoo, state, dry_run=False)
     pending += _create(odoo, state, to_create)
-    _post([p for p in pending if p.state == "draft"], odoo)
+    _post([p for p in pending if p.state == "draft" and p.work.active], odoo)
     _reconcile([p for p in pending if p.work.active], odoo)
 
 
@@ -131,7 +156,9 @@ def _resume(work: InvoiceWork, payments: list[dict], pending: list[_Pending]) ->
     own = [p for p in payments if p.get("memo") == payment_memo(work)]
     if own and (own[0]["state"] == "draft" or not own[0]["is_reconciled"]):
         if own[0]["state"] == "draft" or amount(work, "amount_residual") != 0:
-            pending.append(_Pending(work, own[0]["id"], own[0]["state"], earlier=True))
+            pending.append(
+                _Pending(work, own[0]["id"], own[0]["state"], True, own[0].get("date") or None)
+            )
             return
         # Posted, and the invoice has nothing left open: a foreign-currency payment whose line
         # keeps a company-currency cent that no exchange-difference entry took. Re-reconciling
@@ -171,7 +198,7 @@ def _payment_vals(work: InvoiceWork, state: LedgerState) -> dict[str, Any]:
         "partner_type": "customer",
         "partner_id": partner_of(work.move) or work.partner_id,
         "amount": wire(work.plan.payment.amount),
-        "date": work.plan.payment.date.isoformat(),
+        "date": payment_date(work, state.locks).isoformat(),
         "journal_id": state.journal_id,
         "payment_method_line_id": state.outbound_line_id if refund else state.inbound_line_id,
         "currency_id": state.currencies[work.plan.currency.upper()].id,
@@ -188,6 +215,7 @@ def _create(odoo: OdooTransport, state: LedgerState, works: list[InvoiceWork]) -
         ids = odoo.create("account.payment", [_payment_vals(w, state) for w in subset])
         for work, payment_id in zip(subset, ids, strict=True):
             work.payment_ids = [payment_id]
+            work.payment_redated = payment_redated(work, state.locks)
             created.append(_Pending(work, payment_id, "draft", earlier=False))
 
     def not_created(subset: Sequence[InvoiceWork]) -> list[InvoiceWork]:
@@ -196,6 +224,7 @@ def _create(odoo: OdooTransport, state: LedgerState, works: list[InvoiceWork]) -
             if work.move_id in found:
                 payment = found[work.move_id][0]
                 work.payment_ids = [payment["id"]]
+                work.payment_redated = payment_redated(work, state.locks)
                 created.append(_Pending(work, payment["id"], payment["state"], earlier=False))
         return [w for w in subset if w.move_id not in found]
 
@@ -204,6 +233,24 @@ def _create(odoo: OdooTransport, state: LedgerState, works: list[InvoiceWork]) -
 
     isolate_failures(works, create, not_created, failed)
     return created
+
+
+def _redate_drafts(
+    drafts: list[_Pending], odoo: OdooTransport, state: LedgerState, *, dry_run: bool
+) -> None:
+    """Give an earlier run's draft payment (a crash before posting) the date it gets today:
+    a lock set since would otherwise have Odoo move its entry silently on posting."""
+    for item in drafts:
+        work = item.work
+        wanted = payment_date(work, state.locks).isoformat()
+        if item.date != wanted and not dry_run:
+            try:
+                odoo.write("account.payment", [item.payment_id], {"date": wanted})
+            except OdooError as exc:
+                work.fail(f"payment {item.payment_id} not re-dated to {wanted}: {exc}")
+                continue
+            item.date = wanted
+        work.payment_redated = payment_redated(work, state.locks)
 
 
 def _post(drafts: list[_Pending], odoo: OdooTransport) -> None:

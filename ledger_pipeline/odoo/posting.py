@@ -15,11 +15,13 @@ import copy
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from ledger_pipeline.ledger.claims import CLAIM_PREFIXES, claim_key, shown, source_label
-from ledger_pipeline.ledger.model import PlannedLine
+from ledger_pipeline.ledger.lock_dates import JournalKind, LockDates, Redated
+from ledger_pipeline.ledger.model import PlannedLine, PlannedMove
 from ledger_pipeline.ledger.money import currency_unit
 from ledger_pipeline.odoo.errors import OdooError
 from ledger_pipeline.odoo.ledger_setup import CUSTOM_FIELDS, KEY_FIELD, SOURCE_FIELD, LedgerState
@@ -223,13 +225,29 @@ def planned_lines(work: InvoiceWork, state: LedgerState) -> list[dict[str, Any]]
     return [line_vals(ln, state.accounts[ln.account_code], tax_ids) for ln in work.plan.lines]
 
 
+def accounting_date(plan: PlannedMove, locks: LockDates) -> date:
+    """The move's accounting date: its invoice date, or the first open day after a lock."""
+    return locks.accounting_date(plan.invoice_date, JournalKind.SALE, has_tax=bool(plan.tax_name))
+
+
+def invoice_redated(plan: PlannedMove, locks: LockDates) -> Redated | None:
+    """The re-dating of this invoice's move, or None when its invoice date is open."""
+    moved = accounting_date(plan, locks)
+    if moved == plan.invoice_date:
+        return None
+    lock = locks.lock_for(JournalKind.SALE, has_tax=bool(plan.tax_name))
+    return Redated(f"invoice {plan.invoice_id}", plan.invoice_date, moved, lock)
+
+
 def header_vals(work: InvoiceWork, state: LedgerState) -> dict[str, Any]:
     plan = work.plan
     vals = {
         "move_type": plan.move_type.value,
         "partner_id": work.partner_id,
-        "invoice_date": plan.invoice_date.isoformat(),
-        "date": plan.invoice_date.isoformat(),  # accounting date = the billed invoice date
+        "invoice_date": plan.invoice_date.isoformat(),  # always the source's
+        # The accounting date, explicit: Odoo would silently move a locked one to today or a
+        # month end on posting (odoo-corrections §D); this moves it to the lock's next day.
+        "date": accounting_date(plan, state.locks).isoformat(),
         "ref": plan.number or False,  # never `name`: an explicit name re-seeds the numbering
         "currency_id": state.currencies[plan.currency.upper()].id,
         SOURCE_FIELD: (plan.source_ref or "").strip() or False,  # found by an exact search
@@ -263,11 +281,15 @@ def draft_changes(
     """The write that makes a draft equal to its plan (empty when it already is)."""
     move = work.move or {}
     changes = {}
-    for name, value in header_vals(work, state).items():
+    header = header_vals(work, state)
+    for name, value in header.items():
         current = move.get(name)
         current = m2o_id(current) if name in ("partner_id", "currency_id") else current
         if (current or False) != (value or False):
             changes[name] = value
+    if "invoice_date" in changes or "date" in changes:
+        # Odoo recomputes `date` from `invoice_date` unless both are written together.
+        changes["invoice_date"], changes["date"] = header["invoice_date"], header["date"]
     planned = planned_lines(work, state)
     if sorted(map(_line_signature, planned), key=repr) != sorted(
         map(_line_signature, odoo_lines), key=repr

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from ledger_pipeline.ledger.lock_dates import Redated
+
 
 class BookingStep(enum.StrEnum):
     """One thing done to an invoice in this run (in a dry run: one thing that would be done)."""
@@ -54,6 +56,7 @@ class InvoiceBooking:
     error: str | None = None
     reason: str | None = None
     notes: tuple[str, ...] = ()
+    redated: tuple[Redated, ...] = ()  # its invoice and/or payment, booked after a lock
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class BookingReport:
     `calls` counts HTTP calls to Odoo by (model, method) during this `book()`, retries included.
     `setup` lists what ledger setup created (or would create). `aborted` is set when Odoo became
     unusable mid-run (every invoice not finished is then `failed` with that error).
+    `redated` lists every invoice and payment this run booked (or would book) on another
+    accounting date than its source's because the source's date is locked, in plan order.
     """
 
     results: tuple[InvoiceBooking, ...]
@@ -74,6 +79,7 @@ class BookingReport:
     setup: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     aborted: str | None = None
+    redated: tuple[Redated, ...] = ()
     by_invoice: Mapping[str, InvoiceBooking] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -113,8 +119,17 @@ def summarize(
         "failed": actions[BookingAction.FAILED],
         "quarantined": actions[BookingAction.QUARANTINED],
         "payment_state": payment_state_sentence(results, dry_run=dry_run),
+        "redated": [redated_sentence(r) for result in results for r in result.redated],
     }
     return summary
+
+
+def redated_sentence(redated: Redated) -> str:
+    """One re-dated document, its dates and the lock, as a person reads it."""
+    return (
+        f"{redated.document} dated {redated.source_date} is booked on "
+        f"{redated.accounting_date}, the first open day after the lock date {redated.lock}"
+    )
 
 
 def payment_state_sentence(results: tuple[InvoiceBooking, ...], *, dry_run: bool) -> str:

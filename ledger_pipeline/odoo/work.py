@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from ledger_pipeline.ledger.lock_dates import Redated
 from ledger_pipeline.ledger.model import PlannedMove
 from ledger_pipeline.odoo.report import BookingAction, BookingStep, InvoiceBooking
 from ledger_pipeline.odoo.values import m2o_id, money, text
@@ -24,6 +25,9 @@ class InvoiceWork:
     notes: list[str] = field(default_factory=list)
     payment_ids: list[int] = field(default_factory=list)
     payment_settled: bool = False  # a payment for it existed before this run
+    # Set when this run writes (or, in a dry run, would write) a document dated after a lock.
+    invoice_redated: Redated | None = None
+    payment_redated: Redated | None = None
 
     @property
     def key(self) -> str:
@@ -71,6 +75,7 @@ class InvoiceWork:
             error=self.error,
             reason=self.reason,
             notes=tuple(self.notes),
+            redated=tuple(r for r in (self.invoice_redated, self.payment_redated) if r),
         )
 
     def _action(self) -> BookingAction:
