@@ -18,6 +18,7 @@ What the stand-in leaves out is listed in DEVIATIONS with the reason.
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections import defaultdict
 from functools import cache
@@ -320,3 +321,120 @@ def problems() -> dict[int, dict[str, list[str]]]:
 def test_recorded_corrections_section_agrees(problems, version, section):
     assert corrections_calls(version)
     assert problems[version].get(section, []) == []
+
+
+# -- what the recording did not exercise, from the same source rules (§D.2, §D.4) ---------------
+def _invoice(rpc: Rpc, date: str, price: float = 100.0, taxed: bool = True) -> int:
+    line = {"name": "Subscription", "quantity": 1, "price_unit": price}
+    if taxed:
+        line["tax_ids"] = [[6, 0, [7]]]
+    move = rpc.create(
+        "account.move",
+        {
+            "move_type": "out_invoice",
+            "partner_id": 1,
+            "invoice_date": date,
+            "journal_id": 1,
+            "invoice_line_ids": [[0, 0, line]],
+        },
+    )
+    assert rpc.call("account.move", "action_post", [move]).ok
+    return move
+
+
+def _entry(rpc: Rpc, date: str) -> int:
+    accounts = rpc.ok("account.account", "search", domain=[["code", "in", ["112110", "512210"]]])
+    receivable, expense = sorted(accounts)
+    move = rpc.create(
+        "account.move",
+        {
+            "move_type": "entry",
+            "journal_id": 3,
+            "date": date,
+            "line_ids": [
+                [0, 0, {"account_id": expense, "debit": 10.0, "name": "x"}],
+                [0, 0, {"account_id": receivable, "partner_id": 1, "credit": 10.0, "name": "x"}],
+            ],
+        },
+    )
+    assert rpc.call("account.move", "action_post", [move]).ok
+    return move
+
+
+def _dates(rpc: Rpc, move: int) -> tuple[str, str]:
+    row = rpc.read_one("account.move", move, ["date", "name"])
+    return row["date"], row["name"]
+
+
+@pytest.mark.parametrize("version", [18, 19])
+def test_the_tax_lock_moves_only_entries_with_taxes(version):
+    with OdooStandIn(version=version) as odoo:
+        odoo.today = SERVER_TODAY
+        rpc = Rpc(odoo)
+        assert rpc.ok("res.company", "write", [1], vals={"tax_lock_date": "2026-01-31"}) is True
+        first = _invoice(rpc, "2026-01-19")  # the journal has no entry yet: month end
+        taxed = _invoice(rpc, "2026-01-20")  # numbering resets yearly: min(today, 31 Dec)
+        untaxed = _invoice(rpc, "2026-01-21", taxed=False)
+        misc = _entry(rpc, "2026-01-22")
+        assert _dates(rpc, first) == ("2026-02-28", "INV/2026/00001")
+        assert _dates(rpc, taxed) == ("2026-11-30", "INV/2026/00002")
+        assert _dates(rpc, untaxed) == ("2026-01-21", "INV/2026/00003")
+        assert _dates(rpc, misc) == ("2026-01-22", "MISC/2026/01/0001")
+
+
+@pytest.mark.parametrize("version", [18, 19])
+def test_a_locked_entry_names_every_lock_it_falls_in(version):
+    with OdooStandIn(version=version) as odoo:
+        odoo.today = SERVER_TODAY
+        rpc = Rpc(odoo)
+        january = _invoice(rpc, "2026-01-15")
+        rpc.ok(
+            "res.company",
+            "write",
+            [1],
+            vals={"fiscalyear_lock_date": "2026-01-31", "sale_lock_date": "2026-02-28"},
+        )
+        refused = rpc.call("account.move", "button_draft", [january])
+        assert refused.failure == (
+            "odoo.exceptions.UserError",
+            "You cannot add/modify entries prior to and inclusive of: Global Lock Date "
+            "(01/31/2026), Sales Lock Date (02/28/2026).",
+        )
+        # the last lock decides: the invoice lands after the sales lock, the entry after the
+        # global one (the sales lock does not cover the MISC journal)
+        assert _dates(rpc, _invoice(rpc, "2026-01-20"))[0] == "2026-11-30"
+        assert _dates(rpc, _entry(rpc, "2026-01-20")) == ("2026-02-28", "MISC/2026/02/0001")
+
+
+@pytest.mark.parametrize("version", [18, 19])
+def test_the_hard_lock_only_moves_forward(version):
+    with OdooStandIn(version=version) as odoo:
+        rpc = Rpc(odoo)
+        assert rpc.ok("res.company", "write", [1], vals={"hard_lock_date": "2026-01-31"})
+        lowered = rpc.call("res.company", "write", [1], vals={"hard_lock_date": "2026-01-30"})
+        assert lowered.failure[0] == "odoo.exceptions.UserError"
+        assert rpc.ok("res.company", "write", [1], vals={"hard_lock_date": "2026-02-28"})
+        row = rpc.read_one("res.company", 1, ["hard_lock_date", "user_hard_lock_date"])
+        assert row == {"id": 1, "hard_lock_date": "2026-02-28", "user_hard_lock_date": "2026-02-28"}
+
+
+@pytest.mark.parametrize("version", [18, 19])
+def test_today_is_the_real_date_unless_fixed(version):
+    with OdooStandIn(version=version) as odoo:
+        rpc = Rpc(odoo)
+        invoice = _invoice(rpc, "2026-01-15")
+        before = datetime.date.today().isoformat()
+        wizard = rpc.create(
+            "account.move.reversal",
+            {"journal_id": 1},
+            context={"active_model": "account.move", "active_ids": [invoice]},
+        )
+        after = datetime.date.today().isoformat()
+        assert rpc.read_one("account.move.reversal", wizard, ["date"])["date"] in (before, after)
+        odoo.today = "2027-02-03"
+        fixed = rpc.create(
+            "account.move.reversal",
+            {"journal_id": 1},
+            context={"active_model": "account.move", "active_ids": [invoice]},
+        )
+        assert rpc.read_one("account.move.reversal", fixed, ["date"])["date"] == "2027-02-03"

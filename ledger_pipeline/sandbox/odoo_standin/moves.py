@@ -488,10 +488,10 @@ class AccountMove(Model):
             if sequences.parse(move.get("name")) and self._sequence_kind(move) == kind:
                 yield move
 
-    def _highest_name(self, journal_id: int, kind: str) -> str | None:
-        """The journal's latest name of this kind: its format says whether the numbering
-        restarts monthly or yearly."""
-        named = list(self._numbered(journal_id, kind))
+    def _highest_name(self, journal_id: int, kind: str, but: int | None = None) -> str | None:
+        """The journal's latest name of this kind (other than move `but`'s): its format says
+        whether the numbering restarts monthly or yearly."""
+        named = [move for move in self._numbered(journal_id, kind) if move["id"] != but]
         return max(named, key=lambda move: move["id"])["name"] if named else None
 
     def _last_name(self, journal_id: int, kind: str, date: str) -> tuple[str, bool] | None:
@@ -576,7 +576,7 @@ class AccountMove(Model):
         violated = locks.violated(self.env, record["date"], journal, tax=has_tax)
         if not violated:
             return record["date"]
-        highest = self._highest_name(journal["id"], self._sequence_kind(record))
+        highest = self._highest_name(journal["id"], self._sequence_kind(record), record["id"])
         return locks.accounting_date(self.env, record, violated, highest)
 
     def _reconcile_reversed(self, original_id: int, reversal_id: int) -> None:
