@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from ledger_pipeline.ledger.corrections import BAD_DEBT_ACCOUNT, DISPUTE_FEE_ACCOUNT
 from ledger_pipeline.ledger.lock_dates import LockDates
 from ledger_pipeline.ledger.model import PlannedMove
 from ledger_pipeline.ledger.taxes import TaxRounding
@@ -24,7 +25,13 @@ from ledger_pipeline.odoo.values import m2o_id, m2o_name, odoo_date
 
 KEY_FIELD = "x_fc_nexacloud_invoice_id"
 SOURCE_FIELD = "x_fc_stripe_invoice_id"
+# The invoices' key fields: what booking invoices ensures.
 CUSTOM_FIELDS = {KEY_FIELD: "NexaCloud Invoice ID", SOURCE_FIELD: "Stripe Invoice ID"}
+# The key of every move a correction makes (credit note, write-off, fee entry): what booking
+# corrections ensures. Invoices never carry it, so invoice booking does not create it.
+CORRECTION_FIELD = "x_fc_correction_id"
+CORRECTION_FIELDS = {CORRECTION_FIELD: "Billing Correction ID"}
+FIELD_LABELS = {**CUSTOM_FIELDS, **CORRECTION_FIELDS}
 
 JOURNAL_CODE = "NCSTR"
 JOURNAL_NAME = "NexaCloud Stripe"
@@ -36,6 +43,8 @@ _OUTSTANDING_NAMES = {
     OUTSTANDING_RECEIPTS: "NexaCloud Stripe Outstanding Receipts",
     OUTSTANDING_PAYMENTS: "NexaCloud Stripe Outstanding Payments",
 }
+_EXPENSE_NAMES = dict([BAD_DEBT_ACCOUNT, DISPUTE_FEE_ACCOUNT])
+GENERAL_JOURNAL_CODE = "MISC"
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,7 @@ class LedgerState:
     inbound_line_id: int | None = None
     outbound_line_id: int | None = None
     journal_ready: bool = False
+    general_journal_id: int | None = None  # MISC: write-offs and dispute fees
     locks: LockDates = field(default_factory=LockDates)
     changes: list[str] = field(default_factory=list)
 
@@ -109,7 +119,7 @@ def discover(odoo: OdooTransport, moves: Sequence[PlannedMove]) -> LedgerState:
     company_id, company_currency, rounding = read_company(odoo)
     fields = odoo.search_read(
         "ir.model.fields",
-        [["model", "=", "account.move"], ["name", "in", list(CUSTOM_FIELDS)]],
+        [["model", "=", "account.move"], ["name", "in", list(FIELD_LABELS)]],
         ["name"],
     )
     state = LedgerState(
@@ -227,7 +237,7 @@ def _create_fields(odoo: OdooTransport, state: LedgerState, names: list[str]) ->
             "ttype": "char",
             "model_id": model_ids[0],
             "state": "manual",
-            "field_description": CUSTOM_FIELDS[name],
+            "field_description": FIELD_LABELS[name],
             "index": True,
             "copied": False,
         }
@@ -267,6 +277,8 @@ def _create_accounts(odoo: OdooTransport, state: LedgerState, codes: list[str]) 
 
 
 def _account_vals(code: str) -> dict[str, Any]:
+    if code in _EXPENSE_NAMES:
+        return {"code": code, "name": _EXPENSE_NAMES[code], "account_type": "expense"}
     if code in _OUTSTANDING_NAMES:
         return {
             "code": code,
@@ -316,3 +328,66 @@ def _set_outstanding_account(odoo: OdooTransport, line_ids: list[int], account_i
         return [r["id"] for r in rows if not m2o_id(r["payment_account_id"])]
 
     write_then_verify(line_ids, lambda ids: odoo.write(model, ids, vals), still_bare)
+
+
+# -- corrections -----------------------------------------------------------------------
+
+
+def discover_corrections(
+    odoo: OdooTransport, codes: set[str], *, general_journal: bool
+) -> LedgerState:
+    """What booking corrections needs, read only: the company and its lock dates, the key
+    fields, the accounts `codes`, NCSTR and (when `general_journal`) the MISC journal. No sale
+    taxes or currencies: a credit note takes both from the invoice it corrects."""
+    company_id, company_currency, rounding = read_company(odoo)
+    fields = odoo.search_read(
+        "ir.model.fields",
+        [["model", "=", "account.move"], ["name", "in", list(FIELD_LABELS)]],
+        ["name"],
+    )
+    state = LedgerState(
+        company_id=company_id,
+        company_currency=company_currency,
+        rounding=rounding,
+        custom_fields={f["name"] for f in fields},
+        taxes={},
+    )
+    state.locks = read_lock_dates(odoo, company_id)
+    if codes:
+        found = odoo.search_read("account.account", [["code", "in", sorted(codes)]], ["code"])
+        state.accounts = {a["code"]: a["id"] for a in found}
+    _read_journal(odoo, state)
+    if general_journal:
+        journals = odoo.search_read(
+            "account.journal",
+            [["type", "=", "general"], ["company_id", "=", company_id]],
+            ["code"],
+            order="id asc",
+        )
+        misc = [j for j in journals if j.get("code") == GENERAL_JOURNAL_CODE] or journals
+        state.general_journal_id = misc[0]["id"] if misc else None
+    return state
+
+
+def ensure_corrections(
+    odoo: OdooTransport, state: LedgerState, codes: set[str], *, journal: bool, dry_run: bool
+) -> None:
+    """Create the correction key field, the accounts `codes` and (when `journal`: a refund is
+    to be paid) NCSTR with its outstanding accounts; in a dry run only list them."""
+    missing_fields = [name for name in CORRECTION_FIELDS if name not in state.custom_fields]
+    if journal:
+        codes = codes | {OUTSTANDING_RECEIPTS, OUTSTANDING_PAYMENTS}
+    missing_codes = sorted(codes - set(state.accounts))
+    needs_journal = journal and not state.journal_ready
+    if dry_run:
+        state.changes += [f"would create field account.move.{n}" for n in missing_fields]
+        state.changes += [f"would create account {code}" for code in missing_codes]
+        if needs_journal:
+            state.changes.append(f"would set up journal {JOURNAL_CODE}")
+        return
+    if missing_fields:
+        _create_fields(odoo, state, missing_fields)
+    if missing_codes:
+        _create_accounts(odoo, state, missing_codes)
+    if needs_journal:
+        _ensure_journal(odoo, state)

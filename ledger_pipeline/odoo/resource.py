@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Literal
 
 import dagster as dg
 from pydantic import Field
 
+from ledger_pipeline.ledger.corrections import PlannedCorrection
 from ledger_pipeline.ledger.model import PlannedMove
 from ledger_pipeline.ledger.taxes import SaleTax, TaxRounding
 from ledger_pipeline.odoo.booking import book_moves
+from ledger_pipeline.odoo.correction_report import CorrectionReport, InvoiceNet
+from ledger_pipeline.odoo.corrections import book_corrections, read_corrections
 from ledger_pipeline.odoo.lease import LeaseBusy, OdooLease
 from ledger_pipeline.odoo.ledger_setup import read_company
 from ledger_pipeline.odoo.maintenance import PruneReport, prune_metered_shadow
@@ -100,6 +103,34 @@ class OdooLedger(dg.ConfigurableResource):
                 batch_size=batch_size or self.batch_size,
                 lease=None if dry_run else self.lease(odoo, holder),
             )
+
+    def book_corrections(
+        self,
+        corrections: Sequence[PlannedCorrection],
+        *,
+        dry_run: bool = False,
+        holder: str | None = None,
+    ) -> CorrectionReport:
+        """Book credit notes, refunds, write-offs and dispute fees, keyed so a re-run finishes
+        what a crash left and books nothing twice; a dry run only reads and predicts. Writes
+        under the writer's lease, exactly as `book` does."""
+        with self._connect(read_only=dry_run) as odoo, _failing_the_step_when_busy():
+            return book_corrections(
+                odoo,
+                corrections,
+                dry_run=dry_run,
+                lease=None if dry_run else self.lease(odoo, holder),
+            )
+
+    def read_corrections(
+        self,
+        invoice_refs: Sequence[str],
+        *,
+        correction_keys: Mapping[str, Sequence[str]] | None = None,
+    ) -> dict[str, InvoiceNet]:
+        """Per corrected invoice: its total, residual, payment state, credit notes and refunds."""
+        with self._connect(read_only=True) as odoo:
+            return read_corrections(odoo, invoice_refs, correction_keys=correction_keys)
 
     def prune_metered_shadow(
         self, *, dry_run: bool = True, holder: str | None = None
