@@ -806,15 +806,6 @@ class StripeStandIn:
                     f"refund {refund} + credit {credit} + out of band {out_of_band} must equal "
                     f"the post-payment amount {post} of a credit note of {total} on {invoice_id}"
                 )
-            refunded_before = sum(
-                r["amount"]
-                for r in self._store.objects["refunds"].values()
-                if r["payment_intent"] == self.payment_intent(invoice_id)
-                and r["status"] in ("succeeded", "pending")
-            )
-            if refund and refund > raw["amount_paid"] - refunded_before:
-                raise ValueError(f"refund {refund} exceeds what {invoice_id} has left paid")
-
             cn_id = self._store.next_id("cn")
             created = _ts(self.now)
             refunds = []
@@ -1078,9 +1069,17 @@ class StripeStandIn:
         return pi
 
     def _new_refund(self, raw: Mapping[str, Any], amount: int, status: str, metadata) -> str:
-        if amount <= 0 or amount > raw["amount_paid"]:
-            raise ValueError(f"refund of {amount} on {raw['id']} (paid {raw['amount_paid']})")
         pi = self._ensure_payment(raw)
+        refunded = sum(
+            r["amount"]
+            for r in self._store.objects["refunds"].values()
+            if r["payment_intent"] == pi and r["status"] in ("succeeded", "pending")
+        )
+        if amount <= 0 or amount > raw["amount_paid"] - refunded:
+            raise ValueError(
+                f"refund of {amount} exceeds what {raw['id']} has left paid "
+                f"({raw['amount_paid']} paid, {refunded} refunded)"
+            )
         refund = {
             "id": self._store.next_id("re"),
             "object": "refund",
