@@ -29,6 +29,7 @@ from ledger_pipeline.sandbox.stripe_standin import (
     CREDIT_NOTES_ENDPOINT,
     EVENTS_ENDPOINT,
     INVOICE_PAYMENTS_ENDPOINT,
+    REFUNDS_ENDPOINT,
     StripeStandIn,
 )
 from ledger_pipeline.sources.stripe import StripeDown, StripeVerifier
@@ -580,3 +581,20 @@ def test_a_bad_field_is_named_with_its_value(field, value, shown_as):
     assert feed.corrections == ()
     (problem,) = feed.problems
     assert problem.startswith(f"Stripe credit note '{cn}': {field} is {shown_as}: ")
+
+
+def test_charge_refunded_alone_brings_its_refunds_in():
+    """Accounts on API versions before acacia send `charge.refunded`, not `refund.*`, for card
+    refunds: the feed lists the charge's refunds (one call) and reads them as refunds."""
+    with standin() as s:
+        re_id = at(s, NOW - timedelta(days=5)).refund(ref(9), 900)  # its own event: not read
+        refund = s.object(re_id)
+        charge = {"id": refund["charge"], "object": "charge", "amount_refunded": 900}
+        at(s, T_LATER).record_event("charge.refunded", {**charge, "refunds": None})
+        s.reset_counts()
+        feed = read(s, "2026-11-27T06:00:00Z")
+        counts = s.call_counts()
+    (got,) = feed.corrections
+    assert (got.kind, got.source_id, got.invoice_ref, got.total) == (
+        CorrectionKind.REFUND, re_id, ref(9), D("9.00"))  # fmt: skip
+    assert counts[REFUNDS_ENDPOINT] == 1
