@@ -438,3 +438,30 @@ def test_today_is_the_real_date_unless_fixed(version):
             context={"active_model": "account.move", "active_ids": [invoice]},
         )
         assert rpc.read_one("account.move.reversal", fixed, ["date"])["date"] == "2027-02-03"
+
+
+@pytest.mark.parametrize("version", [18, 19])
+def test_only_a_posted_move_can_be_reversed(version):
+    with OdooStandIn(version=version) as odoo:
+        rpc = Rpc(odoo)
+        draft = rpc.create(
+            "account.move",
+            {
+                "move_type": "out_invoice",
+                "partner_id": 1,
+                "invoice_line_ids": [[0, 0, {"name": "x", "quantity": 1, "price_unit": 5}]],
+            },
+        )
+        refused = rpc.call(
+            "account.move.reversal",
+            "create",
+            vals_list=[{"journal_id": 1}],
+            context={"active_model": "account.move", "active_ids": [draft]},
+        )
+        assert refused.failure == (
+            "odoo.exceptions.UserError",
+            {
+                18: "You can only reverse posted moves.",
+                19: "To reverse a journal entry, it has to be posted first.",
+            }[version],
+        )

@@ -50,6 +50,11 @@ BY_VERSION = {
         "registration is necessary. You've got your finances under control like a boss!",
     },
     "group_memo_prefix": {18: "BATCH", 19: "GROUP"},
+    # the reversal wizard over a move that is not posted (odoo-corrections §B.1)
+    "reverse_unposted": {
+        18: "You can only reverse posted moves.",
+        19: "To reverse a journal entry, it has to be posted first.",
+    },
 }
 
 UNSTORED_LEAF = "Cannot convert {model}.{field} to SQL because it is not stored"  # 19 only

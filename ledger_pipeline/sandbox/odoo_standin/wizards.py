@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from . import locks
+from .errors import UserError
 from .fields import Field, api
 from .journal_items import move_lines
 from .orm import Model
@@ -55,6 +56,8 @@ class AccountMoveReversal(Model):
         vals.setdefault("company_id", self.env.company_id)
         vals.setdefault("date", self.env.today())
         moves = [self.store.get("account.move", rid) for rid in vals["move_ids"]]
+        if any(move["state"] != "posted" for move in moves):
+            raise UserError(self.env.text("reverse_unposted"))
         if moves and not vals.get("journal_id"):
             vals["journal_id"] = moves[0]["journal_id"]
         return vals
