@@ -465,3 +465,33 @@ def test_only_a_posted_move_can_be_reversed(version):
                 19: "To reverse a journal entry, it has to be posted first.",
             }[version],
         )
+
+
+@pytest.mark.parametrize("version", [18, 19])
+def test_an_explicit_accounting_date_wins_over_the_invoice_date(version):
+    """`date` is computed from `invoice_date`, but the ORM keeps a value written with it
+    (source: fields protected during create/write); a writer can pick the date itself."""
+    with OdooStandIn(version=version) as odoo:
+        rpc = Rpc(odoo)
+        line = {"name": "x", "quantity": 1, "price_unit": 5}
+        move = rpc.create(
+            "account.move",
+            {
+                "move_type": "out_invoice",
+                "partner_id": 1,
+                "invoice_date": "2026-01-20",
+                "date": "2026-02-01",
+                "invoice_line_ids": [[0, 0, line]],
+            },
+        )
+        read = lambda: rpc.read_one("account.move", move, ["invoice_date", "date"])  # noqa: E731
+        assert read() == {"id": move, "invoice_date": "2026-01-20", "date": "2026-02-01"}
+        rpc.ok("account.move", "write", [move], vals={"invoice_date": "2026-01-22"})
+        assert read()["date"] == "2026-01-22"
+        rpc.ok(
+            "account.move",
+            "write",
+            [move],
+            vals={"invoice_date": "2026-01-23", "date": "2026-02-02"},
+        )
+        assert read() == {"id": move, "invoice_date": "2026-01-23", "date": "2026-02-02"}

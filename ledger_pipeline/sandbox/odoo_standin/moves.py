@@ -346,7 +346,9 @@ class AccountMove(Model):
         company = self.store.get("res.company", self.env.company_id)
         if not vals.get("currency_id"):
             vals["currency_id"] = (journal or {}).get("currency_id") or company["currency_id"]
-        vals["date"] = vals.get("invoice_date") or vals.get("date") or self.env.today()
+        # `date` is computed from `invoice_date`, but a value given in the same create wins
+        # (the ORM protects fields written explicitly)
+        vals["date"] = vals.get("date") or vals.get("invoice_date") or self.env.today()
         if not vals.get("name"):
             vals["name"] = "/" if self.env.version == 18 else False
         return vals
@@ -403,7 +405,7 @@ class AccountMove(Model):
             *(vals.pop("line_ids", None) or ()),
         ]
         if vals.get("invoice_date") and before["move_type"] in INVOICE_TYPES:
-            vals["date"] = vals["invoice_date"]
+            vals.setdefault("date", vals["invoice_date"])  # an explicit date in the write wins
         self.write_fields(rid, vals)
         after = self.record(rid)
         header_taxes = any(before.get(name) != after.get(name) for name in TAX_LINE_TRIGGERS)
