@@ -18,19 +18,21 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 from ledger_pipeline.ledger.corrections import (
     BAD_DEBT_ACCOUNT,
     PlannedCorrection,
 )
 from ledger_pipeline.ledger.lock_dates import Redated
-from ledger_pipeline.odoo import correction_parts as parts
+from ledger_pipeline.odoo import correction_steps as steps
 from ledger_pipeline.odoo import ledger_setup
+from ledger_pipeline.odoo.correction_credits import book_credits
+from ledger_pipeline.odoo.correction_entries import book_fees, book_write_offs
+from ledger_pipeline.odoo.correction_refunds import book_refunds
 from ledger_pipeline.odoo.correction_report import (
     CorrectionReport,
     CorrectionWork,
-    InvoiceNet,
 )
 from ledger_pipeline.odoo.errors import OdooError, OdooTransportError
 from ledger_pipeline.odoo.lease import LeaseError, OdooLease
@@ -42,7 +44,7 @@ from ledger_pipeline.odoo.ledger_setup import (
     LedgerState,
 )
 from ledger_pipeline.odoo.transport import OdooTransport
-from ledger_pipeline.odoo.values import m2o_id, m2o_name, money, text
+from ledger_pipeline.odoo.values import m2o_name, text
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +135,10 @@ def _book(
                     work.fail("this Odoo has no general (MISC) journal for the entry")
         if keyed:
             find_existing(odoo, live)
-        parts.book_credits(odoo, state, live, dry_run=dry_run, redated=redated)
-        parts.book_write_offs(odoo, state, live, dry_run=dry_run, redated=redated)
-        parts.book_fees(odoo, state, live, dry_run=dry_run, redated=redated)
-        parts.book_refunds(odoo, state, live, dry_run=dry_run, redated=redated)
+        book_credits(odoo, state, live, dry_run=dry_run, redated=redated)
+        book_write_offs(odoo, state, live, dry_run=dry_run, redated=redated)
+        book_fees(odoo, state, live, dry_run=dry_run, redated=redated)
+        book_refunds(odoo, state, live, dry_run=dry_run, redated=redated)
     except (OdooTransportError, LeaseError) as exc:  # Odoo down, or no longer ours to write
         log.error("corrections stopped: %s", exc)
         _fail_unfinished(works, f"not attempted: {exc}")
@@ -146,7 +148,7 @@ def _book(
         _fail_unfinished(works, exc)
         return state, None
     if not dry_run:
-        parts.read_final(odoo, works)
+        steps.read_final(odoo, works)
     return state, None
 
 
@@ -185,7 +187,7 @@ def _one_work_per_key(corrections: Sequence[PlannedCorrection]) -> list[Correcti
 
 def _fail_unfinished(works: Sequence[CorrectionWork], error: Exception | str) -> None:
     for work in works:
-        if work.active and not parts.finished(work):
+        if work.active and not steps.finished(work):
             work.fail(error)
 
 
@@ -241,16 +243,16 @@ def find_existing(odoo: OdooTransport, works: Sequence[CorrectionWork]) -> None:
     if not works:
         return
     rows = odoo.search_read(
-        "account.move", [[CORRECTION_FIELD, "in", [w.key for w in works]]], parts.MOVE_FIELDS
+        "account.move", [[CORRECTION_FIELD, "in", [w.key for w in works]]], steps.MOVE_FIELDS
     )
     moves: dict[str, list[dict]] = defaultdict(list)
     for row in sorted(rows, key=lambda r: r["id"]):
         moves[row[CORRECTION_FIELD]].append(row)
-    memos = {parts.refund_memo(w.plan): w for w in works if w.plan.refund is not None}
+    memos = {steps.refund_memo(w.plan): w for w in works if w.plan.refund is not None}
     payments: dict[str, list[dict]] = defaultdict(list)
     if memos:
         found = odoo.search_read(
-            "account.payment", [["memo", "in", list(memos)]], parts.PAYMENT_FIELDS
+            "account.payment", [["memo", "in", list(memos)]], steps.PAYMENT_FIELDS
         )
         for row in sorted(found, key=lambda r: r["id"]):
             if row.get("state") not in DEAD_PAYMENT_STATES and row.get("memo") in memos:
@@ -262,10 +264,10 @@ def find_existing(odoo: OdooTransport, works: Sequence[CorrectionWork]) -> None:
 def _attach(work: CorrectionWork, moves: list[dict], payments: list[dict]) -> None:
     slots: dict[str, list[dict]] = defaultdict(list)
     for move in moves:
-        slots[parts.slot_of(move)].append(move)
+        slots[steps.slot_of(move)].append(move)
     for slot, found in slots.items():
         live = [m for m in found if m["state"] != "cancel"]
-        what = parts.SLOT_NAMES[slot]
+        what = steps.SLOT_NAMES[slot]
         if len(live) > 1:
             names = ", ".join(f"{text(m['name']) or '/'} (id {m['id']})" for m in live)
             work.quarantine(f"{len(live)} Odoo {what}s carry key {work.key}: {names}")
@@ -283,109 +285,3 @@ def _attach(work: CorrectionWork, moves: list[dict], payments: list[dict]) -> No
         )
     elif payments:
         work.payment, work.found = payments[0], True
-
-
-# -- read back --------------------------------------------------------------------------------
-
-
-def read_corrections(
-    odoo: OdooTransport,
-    invoice_refs: Iterable[str],
-    *,
-    correction_keys: Mapping[str, Iterable[str]] | None = None,
-) -> dict[str, InvoiceNet]:
-    """Per invoice ref: its posted total, residual and payment state, Σ its posted credit notes
-    (`reversed_entry_id`), Σ the refund payments keyed to its corrections, and their names.
-
-    A refund payment is tied to an invoice through its key: the key of one of the invoice's
-    credit notes, or one given in `correction_keys` (invoice ref → keys; needed for a refund
-    with no credit note, which has no move to tie it).
-    """
-    refs = sorted({ref.strip() for ref in invoice_refs})
-    nets = {ref: InvoiceNet(ref) for ref in refs}
-    fields = {
-        f["name"]
-        for f in odoo.search_read(
-            "ir.model.fields",
-            [["model", "=", "account.move"], ["name", "in", [SOURCE_FIELD, CORRECTION_FIELD]]],
-            ["name"],
-        )
-    }
-    if SOURCE_FIELD not in fields or not refs:
-        return nets
-    invoices = odoo.search_read(
-        "account.move",
-        [[SOURCE_FIELD, "in", refs], ["move_type", "=", "out_invoice"], ["state", "=", "posted"]],
-        INVOICE_FIELDS,
-    )
-    by_id = {row["id"]: row for row in invoices}
-    credit_fields = ["name", "amount_total", "reversed_entry_id", "currency_id"]
-    credit_fields += [CORRECTION_FIELD] if CORRECTION_FIELD in fields else []
-    credits = odoo.search_read(
-        "account.move",
-        [
-            ["reversed_entry_id", "in", sorted(by_id)],
-            ["move_type", "=", "out_refund"],
-            ["state", "=", "posted"],
-        ],
-        credit_fields,
-    )
-    keys: dict[str, set[str]] = defaultdict(set)
-    for ref, given in (correction_keys or {}).items():
-        keys[ref.strip()] |= set(given)
-    credit_rows: dict[str, list[dict]] = defaultdict(list)
-    for credit in sorted(credits, key=lambda r: r["id"]):
-        invoice = by_id.get(m2o_id(credit["reversed_entry_id"]))
-        if invoice is not None:
-            ref = text(invoice[SOURCE_FIELD]) or ""
-            credit_rows[ref].append(credit)
-            if credit.get(CORRECTION_FIELD):
-                keys[ref].add(credit[CORRECTION_FIELD])
-    payments_by_key = _refund_payments(odoo, {k for ks in keys.values() for k in ks})
-    for ref in refs:
-        mine = [row for row in invoices if text(row[SOURCE_FIELD]) == ref]
-        if not mine:
-            continue
-        invoice = mine[0]
-        currency = m2o_name(invoice["currency_id"]) or ""
-        refunds = [p for key in sorted(keys[ref]) for p in payments_by_key.get(key, [])]
-        nets[ref] = InvoiceNet(
-            invoice_ref=ref,
-            invoice_name=text(invoice["name"]),
-            currency=currency,
-            total=money(invoice["amount_total"], currency),
-            residual=money(invoice["amount_residual"], currency),
-            payment_state=invoice["payment_state"],
-            credited=sum(
-                (money(c["amount_total"], currency) for c in credit_rows[ref]), money(0, currency)
-            ),
-            refunded=sum((money(p["amount"], currency) for p in refunds), money(0, currency)),
-            credit_notes=tuple(text(c["name"]) or f"id {c['id']}" for c in credit_rows[ref]),
-            refund_payments=tuple(
-                text(p["name"]) if text(p["name"]) not in (None, "/") else f"id {p['id']}"
-                for p in refunds
-            ),
-            invoices_found=len(mine),
-        )
-    return nets
-
-
-def _refund_payments(odoo: OdooTransport, keys: set[str]) -> dict[str, list[dict]]:
-    """Live refund payments per correction key, by the key in their memo (one search)."""
-    if not keys:
-        return {}
-    tags = {f"[nexacloud-correction:{key}]": key for key in sorted(keys)}
-    leaves = [["memo", "ilike", tag] for tag in tags]
-    rows = odoo.search_read(
-        "account.payment",
-        [*["|"] * (len(leaves) - 1), *leaves],
-        ["name", "memo", "amount", "state", "payment_type"],
-    )
-    found: dict[str, list[dict]] = defaultdict(list)
-    for row in sorted(rows, key=lambda r: r["id"]):
-        if row.get("state") in DEAD_PAYMENT_STATES or row.get("payment_type") != "outbound":
-            continue
-        for tag, key in tags.items():
-            if (row.get("memo") or "").endswith(tag):
-                found[key].append(row)
-    return found

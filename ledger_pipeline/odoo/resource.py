@@ -13,8 +13,9 @@ from ledger_pipeline.ledger.corrections import PlannedCorrection
 from ledger_pipeline.ledger.model import PlannedMove
 from ledger_pipeline.ledger.taxes import SaleTax, TaxRounding
 from ledger_pipeline.odoo.booking import book_moves
+from ledger_pipeline.odoo.correction_readback import read_corrections
 from ledger_pipeline.odoo.correction_report import CorrectionReport, InvoiceNet
-from ledger_pipeline.odoo.corrections import book_corrections, read_corrections
+from ledger_pipeline.odoo.corrections import book_corrections
 from ledger_pipeline.odoo.lease import LeaseBusy, OdooLease
 from ledger_pipeline.odoo.ledger_setup import read_company
 from ledger_pipeline.odoo.maintenance import PruneReport, prune_metered_shadow

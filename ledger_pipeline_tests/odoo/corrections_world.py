@@ -109,7 +109,8 @@ def missing_invoice() -> PlannedCorrection:
 
 def snapshot(odoo) -> dict:
     """The invoices' ledger plus every keyed correction move (with all its journal items) and
-    every correction payment, without ids (a failed attempt may consume some)."""
+    every correction payment, without ids or sequence numbers (a crash may change the order in
+    which the corrections' parts are posted, so which entry gets MISC/…/0001)."""
     with reader(odoo) as rpc:
         fields = rpc.search_read(
             "ir.model.fields",
@@ -148,7 +149,8 @@ def snapshot(odoo) -> dict:
         keyed.setdefault(m[CORRECTION_FIELD], []).append(
             {
                 "type": m["move_type"],
-                "name": m["name"],
+                # the number, not its sequence: a crash may change the order of posting
+                "numbered": bool(m["name"]) and m["name"] != "/",
                 "state": m["state"],
                 "journal": m["journal_id"][1] if m["journal_id"] else None,
                 "dates": (m["invoice_date"], m["date"]),
