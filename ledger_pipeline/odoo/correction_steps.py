@@ -50,17 +50,23 @@ def slot_of(move: dict) -> str:
 
 
 def finished(work: CorrectionWork) -> bool:
-    """Every planned part is in Odoo, posted (a failed reconcile still counts as unfinished)."""
-    plan = work.plan
+    """Every planned part is in Odoo and posted, and a refund that reconciles is reconciled
+    (what a run that stops early may leave a correction at without failing it)."""
+    plan, payment = work.plan, work.payment or {}
 
     def posted(record: dict | None) -> bool:
         return bool(record) and record.get("state") == "posted"
 
+    refunded = payment.get("state") not in (None, "draft") and (
+        not plan.refund.reconcile_with_credit
+        or payment.get("is_reconciled")
+        or "refund_reconciled" in work.steps
+    )
     return (
         (plan.credit is None or posted(work.credit))
         and (plan.expense is None or posted(work.fee))
         and (not plan.write_off or posted(work.write_off) or work.write_off_amount == 0)
-        and (plan.refund is None or (work.payment or {}).get("state") not in (None, "draft"))
+        and (plan.refund is None or bool(refunded))
     )
 
 
