@@ -76,21 +76,25 @@ def book_write_offs(
             ],
         )
     new = [w for w in due if w.active and vals.get(w.key)]
-    if dry_run:
+    if dry_run:  # predict; an earlier run's entry is read to tell what it still needs
         for work in new:
             work.did("write_off_created")
-        for work in due:
-            if work.active and (work.write_off is not None or work.key in days):
-                work.did("write_off_reconciled")
+            work.did("write_off_reconciled")
+        earlier = [w for w in due if w.active and w.write_off is not None]
+        for work in earlier:
+            if work.write_off["state"] == "draft":
+                work.did("write_off_posted")
+        _reconcile_write_offs(odoo, earlier, dry_run=True)
         return
     create_moves(odoo, new, "write_off", vals, "write_off_created", [["move_type", "=", "entry"]])
     post_moves(odoo, due, "write_off", "write_off_posted")
-    _reconcile_write_offs(
-        odoo, [w for w in due if w.active and (w.write_off or {}).get("state") == "posted"]
-    )
+    posted = [w for w in due if w.active and (w.write_off or {}).get("state") == "posted"]
+    _reconcile_write_offs(odoo, posted, dry_run=False)
 
 
-def _reconcile_write_offs(odoo: OdooTransport, works: list[CorrectionWork]) -> None:
+def _reconcile_write_offs(
+    odoo: OdooTransport, works: list[CorrectionWork], *, dry_run: bool
+) -> None:
     if not works:
         return
     lines = receivable_lines(odoo, [m for w in works for m in (w.invoice["id"], w.write_off["id"])])
@@ -105,7 +109,10 @@ def _reconcile_write_offs(odoo: OdooTransport, works: list[CorrectionWork]) -> N
                 "invoice has no open receivable line left (paid meanwhile?): review"
             )
             continue
-        reconcile_pair(odoo, work, invoice_line["id"], entry_line["id"], "write_off_reconciled")
+        if dry_run:
+            work.did("write_off_reconciled")
+        else:
+            reconcile_pair(odoo, work, invoice_line["id"], entry_line["id"], "write_off_reconciled")
 
 
 def book_fees(

@@ -44,9 +44,16 @@ def book_refunds(
             work, work.plan.refund.date, JournalKind.BANK, False, state, "refund payment", redated
         )
         vals[work.key] = _payment_vals(work, state, day)
-    if dry_run:
-        for work in new:
-            work.did("refund_created")
+    if dry_run:  # predict from what the search found
+        for work in due:
+            if work.payment is None:
+                work.did("refund_created")
+            elif work.payment["state"] == "draft":
+                work.did("refund_posted")
+            if work.plan.refund.reconcile_with_credit and not (work.payment or {}).get(
+                "is_reconciled"
+            ):
+                work.did("refund_reconciled")
         return
     _create_payments(odoo, new, vals)
     _post_payments(

@@ -6,11 +6,12 @@ the memo `"<reference> [nexacloud-correction:<key>]"`. Before anything is made, 
 run finds the moves by key and one the payments by memo, so a re-run finishes what a crash left
 (a draft is posted, an open payment or write-off reconciled) and never books a part twice.
 
-Calls for a run: setup reads (company, lock dates, fields, accounts, journals: 6–7), one search
-for the corrected invoices, one each for existing moves and payments, one for the invoices'
-lines; then per part one `create` and one `action_post` for the whole run (bisected on
+Calls for a run: setup reads (user, company, lock dates, fields, accounts, journals: 7–8), one
+search for the corrected invoices, one each for existing moves and payments, one for the
+invoices' lines; then per part one `create` and one `action_post` for the whole run (bisected on
 failure), a read of the drafts' totals, one search of receivable lines and one `reconcile` per
-pair to reconcile, and a final read. Real Odoo reconciles a credit note with its invoice on
+pair to reconcile, and a final read (36 calls for the nine kinds at once; 18 to find a re-run has
+nothing to do). Real Odoo reconciles a credit note with its invoice on
 posting (`reversed_entry_id`, odoo-corrections §B.4): it is never reconciled by hand.
 """
 

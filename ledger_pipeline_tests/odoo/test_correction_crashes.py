@@ -13,8 +13,9 @@ from ledger_pipeline.odoo.transport import READ_METHODS
 from ledger_pipeline_tests.odoo.conftest import VERSIONS, ledger_for, running_standin
 from ledger_pipeline_tests.odoo.corrections_world import corrections, invoices, snapshot
 
-# An Odoo error (nothing committed); the work committed, then the connection dropped.
-FAULTS = ["fail", "fail_after_commit"]
+# An Odoo error (nothing committed); the work committed, then the connection dropped; the work
+# committed, then a gateway answered 502.
+FAULTS = ["fail", "fail_after_commit", "fail_after_commit_502"]
 # Every path: a refunded credit note (credit, payment, reconcile), a write-off (entry,
 # reconcile), a refund with no credit note (left open), a lost dispute (prorated credit with its
 # tax adjusted, chargeback payment, fee entry).
@@ -56,8 +57,10 @@ def test_failure_at_every_call_then_rerun_equals_a_clean_run(version, fault):
             ledger = ledger_for(odoo)
             if fault == "fail":
                 odoo.fail_call(k, message="injected failure")
-            else:
+            elif fault == "fail_after_commit":
                 odoo.fail_after_commit(k)
+            else:
+                odoo.fail_after_commit(k, status=502)
             ledger.book_corrections(planned)  # whatever happens here, the next run converges
             odoo.clear_faults()
             rerun = ledger.book_corrections(planned)

@@ -188,6 +188,8 @@ def test_a_rerun_writes_nothing_and_finds_every_part_already_booked(standin):
     assert again.calls[("account.payment", "search_read")] == 1
     assert writes_in(standin.call_counts()) == LEASE_CALLS
     assert snapshot(standin) == before
+    predicted = ledger.book_corrections(planned, dry_run=True)
+    assert {r.action for r in predicted.results} == {CorrectionAction.ALREADY_BOOKED}
 
 
 def test_a_correction_whose_invoice_is_not_booked_waits(standin):
