@@ -28,7 +28,13 @@ from ledger_pipeline.ledger.taxes import (
 )
 from ledger_pipeline.metadata import table
 from ledger_pipeline.odoo.resource import OdooLedger
-from ledger_pipeline.outcomes import FinalState, OdooBooking, booked_totals, final_outcomes
+from ledger_pipeline.outcomes import (
+    FinalState,
+    OdooBooking,
+    booked_totals,
+    final_outcomes,
+    redated_rows,
+)
 from ledger_pipeline.sources.lago import LagoVerifier
 from ledger_pipeline.sources.nexacloud import NexaCloudReader
 from ledger_pipeline.sources.stripe import StripeVerifier
@@ -275,4 +281,7 @@ def booking_metadata(report, outcomes, states: Counter, totals: dict) -> dict:
         "odoo_calls": report.total_calls,
         "failed_quarantined_unverified": table(problems, ["invoice_id", "state", "why"]),
         "odoo_moves": table(booked, ["invoice_id", "move", "state", "payment_state"]),
+        "redated_for_lock_dates": table(
+            redated_rows(report), ["document", "source_date", "accounting_date", "lock_date"]
+        ),
     }

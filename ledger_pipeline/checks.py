@@ -9,9 +9,23 @@ from decimal import Decimal
 import dagster as dg
 import psycopg2
 
-from ledger_pipeline.ledger.model import ZERO, PlanOutcome, SourceInvoice
+from ledger_pipeline.correction_assets import CorrectionBooking
+from ledger_pipeline.correction_parity import (
+    credit_note_mismatches,
+    expected_residuals,
+    source_nets,
+    unreversed,
+    written_off,
+)
+from ledger_pipeline.ledger.corrections import CorrectionKind
+from ledger_pipeline.ledger.model import ZERO, PlanOutcome, SourceInvoice, VerificationOutcome
 from ledger_pipeline.ledger.soundness import shown, source_defects
-from ledger_pipeline.ledger.stages import InvoiceExtract, LedgerPlan, VerifiedInvoices
+from ledger_pipeline.ledger.stages import (
+    InvoiceExtract,
+    LedgerPlan,
+    SourceOfTruth,
+    VerifiedInvoices,
+)
 from ledger_pipeline.metadata import table
 from ledger_pipeline.odoo.resource import OdooLedger
 from ledger_pipeline.outcomes import (
@@ -169,12 +183,25 @@ def plan_parity(
 
 
 @dg.asset_check(
-    asset="odoo_invoices",
-    description="read back from Odoo: per invoice and in total, untaxed, tax and total equal the "
-    "plan, revenue per income account equals the plan by family, residuals equal total minus "
-    "the verified amount paid, and exactly one move per key",
+    asset="odoo_corrections",
+    additional_ins={
+        "odoo_invoices": dg.AssetIn("odoo_invoices"),
+        "verified_invoices": dg.AssetIn("verified_invoices"),
+        "nexacloud_invoices": dg.AssetIn("nexacloud_invoices"),
+    },
+    description="read back from Odoo after this run's invoices and corrections: per invoice and "
+    "in total, untaxed, tax and total equal the plan, revenue per income account equals the plan "
+    "by family, exactly one move per key, residuals equal total minus the verified amount paid "
+    "minus what credit notes took off before payment (zero once written off), and the credit "
+    "notes against each invoice add up to the source's",
 )
-def ledger_parity(odoo_invoices: OdooBooking, odoo: OdooLedger) -> dg.AssetCheckResult:
+def ledger_parity(
+    odoo_corrections: CorrectionBooking,
+    odoo_invoices: OdooBooking,
+    verified_invoices: VerifiedInvoices,
+    nexacloud_invoices: InvoiceExtract,
+    odoo: OdooLedger,
+) -> dg.AssetCheckResult:
     booking = odoo_invoices
     if booking.report.dry_run:
         return dg.AssetCheckResult(
@@ -184,7 +211,13 @@ def ledger_parity(odoo_invoices: OdooBooking, odoo: OdooLedger) -> dg.AssetCheck
         )
     moves = booked_moves(booking.plan, booking.report)
     readback = odoo.read_back([move.invoice_id for move in moves])
-    rows = ledger_mismatches(booking, readback)
+    refs = nexacloud_invoices.source_refs()
+    nets = source_nets(verified_invoices, odoo_corrections.corrections, refs)
+    residuals = expected_residuals(moves, nets, written_off(odoo_corrections.report))
+    rows = ledger_mismatches(booking, readback, residuals)
+    if booking.plan.source_of_truth is SourceOfTruth.VERIFIED:
+        held = odoo.read_corrections([(m.source_ref or "").strip() for m in moves if m.source_ref])
+        rows += credit_note_mismatches(moves, nets, held)
     planned_revenue: dict[tuple[str, str], Decimal] = {}
     for move in moves:
         for account, amount in revenue_by_account([move]).items():
@@ -215,5 +248,44 @@ def ledger_parity(odoo_invoices: OdooBooking, odoo: OdooLedger) -> dg.AssetCheck
                 ],
                 ["currency", "account", "plan", "odoo"],
             ),
+        },
+    )
+
+
+@dg.asset_check(
+    asset="odoo_corrections",
+    additional_ins={
+        "verified_invoices": dg.AssetIn("verified_invoices"),
+        "nexacloud_invoices": dg.AssetIn("nexacloud_invoices"),
+    },
+    description="no invoice Odoo holds posted is void, deleted or missing at its source without "
+    "a reversal: the ledger cannot drift from the source silently",
+)
+def voided_invoices_reversed(
+    odoo_corrections: CorrectionBooking,
+    verified_invoices: VerifiedInvoices,
+    nexacloud_invoices: InvoiceExtract,
+    odoo: OdooLedger,
+) -> dg.AssetCheckResult:
+    refs = nexacloud_invoices.source_refs()
+    gone = [
+        refs[i]
+        for i, v in verified_invoices.verifications.items()
+        if i in refs
+        and v.outcome in (VerificationOutcome.VOID_AT_SOURCE, VerificationOutcome.NOT_FOUND)
+    ]
+    voids = [
+        s.invoice_ref.strip()
+        for s in odoo_corrections.corrections.sources
+        if s.kind is CorrectionKind.VOID
+    ]
+    held = odoo.read_corrections(sorted({*gone, *voids})) if (gone or voids) else {}
+    rows = unreversed(refs, verified_invoices, odoo_corrections.corrections, held)
+    return dg.AssetCheckResult(
+        passed=not rows,
+        metadata={
+            "invoices_checked": len(held),
+            "unreversed": len(rows),
+            "details": table(rows, ["invoice", "odoo_move", "odoo_total", "credited", "why"]),
         },
     )

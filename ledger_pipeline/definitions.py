@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from ledger_pipeline import assets, checks
+from ledger_pipeline import assets, checks, correction_assets
 from ledger_pipeline.jobs import build_jobs
 from ledger_pipeline.maintenance import prune_metered_shadow_job
 from ledger_pipeline.resources import build_resources
@@ -17,7 +17,7 @@ def build_definitions(
     """The definitions for these settings and resources (default: from the environment)."""
     settings, resources = _from_environment(settings, resources)
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([assets]),
+        assets=dg.load_assets_from_modules([assets, correction_assets]),
         asset_checks=dg.load_asset_checks_from_modules([checks]),
         jobs=[*build_jobs(settings), prune_metered_shadow_job],
         schedules=[build_daily_schedule(settings)],

@@ -6,7 +6,12 @@ from ledger_pipeline.ledger.stages import SourceOfTruth
 from ledger_pipeline.settings import LedgerSettings
 
 CHAIN = dg.AssetSelection.assets(
-    "nexacloud_invoices", "verified_invoices", "ledger_plan", "odoo_invoices"
+    "nexacloud_invoices",
+    "verified_invoices",
+    "ledger_plan",
+    "odoo_invoices",
+    "source_corrections",
+    "odoo_corrections",
 )
 
 
@@ -46,6 +51,15 @@ def chain_run_config(
                     "register_payments": register_payments,
                 }
             },
+            # Corrections come from the sources' change feeds: the automatic path only.
+            "source_corrections": {
+                "config": {
+                    "read_feed": source_of_truth is SourceOfTruth.VERIFIED,
+                    "lookback_days": settings.sync_lookback_days,
+                    "uncollectible": settings.uncollectible,
+                }
+            },
+            "odoo_corrections": {"config": {"dry_run": dry_run}},
         }
     }
 

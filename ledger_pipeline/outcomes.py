@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -88,11 +89,16 @@ def _outcome(decision: PlanDecision, booking: InvoiceBooking | None) -> InvoiceO
     return outcome(FinalState.DRAFT, str(booking.action))
 
 
-def ledger_mismatches(booking: OdooBooking, odoo: LedgerReadBack) -> list[dict]:
+def ledger_mismatches(
+    booking: OdooBooking,
+    odoo: LedgerReadBack,
+    expected_residual: Mapping[str, Decimal] | None = None,
+) -> list[dict]:
     """Per booked invoice: one move per key, Odoo's totals, revenue and residual equal the plan.
 
-    The residual (total − verified amount paid) is judged on posted moves of a run that
-    registered payments: `payment_state` alone can read `paid` with nothing booked (contract §6a).
+    The residual (total − verified amount paid, unless `expected_residual` says what the
+    invoice's corrections leave open) is judged on posted moves of a run that registered
+    payments: `payment_state` alone can read `paid` with nothing booked (contract §6a).
     """
     rows: list[dict] = []
 
@@ -130,11 +136,12 @@ def ledger_mismatches(booking: OdooBooking, odoo: LedgerReadBack) -> list[dict]:
             )
         if seen.state == "posted" and booking.payments_registered:
             paid = move.payment.amount if move.payment else ZERO
-            if seen.amount_residual != move.total - paid:
+            residual = (expected_residual or {}).get(move.invoice_id, move.total - paid)
+            if seen.amount_residual != residual:
                 mismatch(
                     move.invoice_id,
-                    "residual (total − verified paid)",
-                    move.total - paid,
+                    "residual (total − verified paid − credit before payment)",
+                    residual,
                     seen.amount_residual,
                 )
     return rows

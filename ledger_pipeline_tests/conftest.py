@@ -32,8 +32,9 @@ def world(request):
     drop_database(f"ledger_{name}_nexacloud")
 
 
-def resources_for(world) -> dict:
-    """The pipeline's resources pointed at a sandbox world, built directly (no environment)."""
+def resources_for(world, **odoo_settings) -> dict:
+    """The pipeline's resources pointed at a sandbox world, built directly (no environment);
+    `odoo_settings` override the Odoo resource's (e.g. a short lease)."""
     from ledger_pipeline.odoo.resource import OdooLedger
     from ledger_pipeline.sources.lago import LagoVerifier
     from ledger_pipeline.sources.nexacloud import NexaCloudReader
@@ -48,5 +49,6 @@ def resources_for(world) -> dict:
             database=world.odoo.database,
             login=world.odoo.login,
             api_key=world.odoo.api_key,
+            **odoo_settings,
         ),
     }

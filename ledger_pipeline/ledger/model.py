@@ -112,6 +112,8 @@ class SourceFacts:
     # post-payment credit-note amounts); None when the source does not say (Lago).
     credit_notes: Decimal | None = None
     pre_payment_credit: Decimal | None = None
+    # The day a void or uncollectible invoice became so (None: not, or not said).
+    status_changed_on: date | None = None
 
     @property
     def subtotal(self) -> Decimal:

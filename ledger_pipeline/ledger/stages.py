@@ -27,6 +27,14 @@ class InvoiceExtract:
     time_zone: str
     selection: str  # how they were selected, in words
 
+    def source_refs(self) -> dict[str, str]:
+        """Invoice id → its Stripe / Lago id as NexaCloud stores it (stripped), where it has one."""
+        return {
+            inv.invoice_id: inv.source_ref.strip()
+            for inv in self.invoices
+            if inv.source_ref and inv.source_ref.strip()
+        }
+
 
 @dataclass(frozen=True)
 class VerifiedInvoices:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 
 from ledger_pipeline.odoo.correction_report import InvoiceNet
 from ledger_pipeline.odoo.corrections import DEAD_PAYMENT_STATES, INVOICE_FIELDS
@@ -85,6 +86,7 @@ def read_corrections(
                 (money(c["amount_total"], currency) for c in credit_rows[ref]), money(0, currency)
             ),
             refunded=sum((money(p["amount"], currency) for p in refunds), money(0, currency)),
+            credited_by_kind=_credited_by_kind(credit_rows[ref], currency),
             credit_notes=tuple(text(c["name"]) or f"id {c['id']}" for c in credit_rows[ref]),
             refund_payments=tuple(
                 text(p["name"]) if text(p["name"]) not in (None, "/") else f"id {p['id']}"
@@ -93,6 +95,18 @@ def read_corrections(
             invoices_found=len(mine),
         )
     return nets
+
+
+def _credited_by_kind(credits: list[dict], currency: str) -> dict[str, Decimal]:
+    """Σ credit notes per correction kind (the key's middle part: `stripe:credit_note:cn_1`);
+    a credit note this pipeline did not key counts as `unkeyed`."""
+    totals: dict[str, Decimal] = defaultdict(lambda: money(0, currency))
+    for credit in credits:
+        key = text(credit.get(CORRECTION_FIELD)) or ""
+        parts = key.split(":")
+        kind = parts[1] if len(parts) >= 3 else "unkeyed"
+        totals[kind] += money(credit["amount_total"], currency)
+    return dict(totals)
 
 
 def _refund_payments(odoo: OdooTransport, keys: set[str]) -> dict[str, list[dict]]:

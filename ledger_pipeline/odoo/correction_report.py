@@ -21,6 +21,7 @@ class CorrectionAction(enum.StrEnum):
     ALREADY_BOOKED = "already_booked"  # every part was in Odoo already: nothing written
     COMPLETED = "completed"  # finished what an interrupted run left (posted, paid, reconciled)
     WAITING = "waiting"  # its invoice is not posted in Odoo yet: a later run books it
+    NOTHING_TO_BOOK = "nothing_to_book"  # a void of an invoice Odoo never held: nothing to undo
     FAILED = "failed"  # Odoo refused something (`error`), or the run stopped before it
     QUARANTINED = "quarantined"  # cannot be booked exactly: a person must look (`reason`)
 
@@ -97,7 +98,8 @@ class CorrectionReport:
 class InvoiceNet:
     """What Odoo holds for one corrected invoice, for the parity check (read only).
 
-    `credited`: Σ totals of the posted credit notes reversing it; `refunded`: Σ amounts of the
+    `credited`: Σ totals of the posted credit notes reversing it (`credited_by_kind`: the same
+    per correction kind, e.g. "credit_note", "void", "dispute"); `refunded`: Σ amounts of the
     live refund payments keyed to its corrections. None amounts: the invoice is not in Odoo.
     """
 
@@ -108,6 +110,7 @@ class InvoiceNet:
     residual: Decimal | None = None
     payment_state: str | None = None
     credited: Decimal = Decimal(0)
+    credited_by_kind: Mapping[str, Decimal] = field(default_factory=dict)
     refunded: Decimal = Decimal(0)
     credit_notes: tuple[str, ...] = ()
     refund_payments: tuple[str, ...] = ()
@@ -155,6 +158,10 @@ class CorrectionWork:
     def wait(self, reason: str) -> None:
         if self.active:
             self.stopped, self.reason = CorrectionAction.WAITING, reason
+
+    def nothing_to_book(self, reason: str) -> None:
+        if self.active:
+            self.stopped, self.reason = CorrectionAction.NOTHING_TO_BOOK, reason
 
     def did(self, step: str) -> None:
         if step not in self.steps:

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 
 from ledger_pipeline.ledger.corrections import (
     BAD_DEBT_ACCOUNT,
+    CorrectionKind,
     PlannedCorrection,
 )
 from ledger_pipeline.ledger.lock_dates import Redated
@@ -223,6 +224,9 @@ def find_invoices(odoo: OdooTransport, state: LedgerState, works: Sequence[Corre
             work.quarantine(
                 f"{len(live)} live Odoo invoices hold {ref}: {names}; a person must look"
             )
+        elif not live and work.plan.kind is CorrectionKind.VOID:
+            # The plan never books a void invoice: there is nothing in Odoo to reverse.
+            work.nothing_to_book(f"invoice {ref} was never booked in Odoo: nothing to reverse")
         elif not live:
             work.wait(f"invoice {ref} is not booked in Odoo yet")
         elif live[0]["state"] != "posted":

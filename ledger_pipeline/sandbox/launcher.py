@@ -1,5 +1,7 @@
-"""The sandbox in one command: sample NexaCloud data, Stripe, Lago and Odoo stand-ins, one daily
-sync, a summary, then the Dagster UI against it all. Ctrl-C stops everything it started.
+"""The sandbox in one command: sample NexaCloud data, Stripe, Lago and Odoo stand-ins, a daily
+sync, then corrections at the sources (voids, credit notes, refunds, disputes) and the next daily
+sync that books them, each with a summary, then the Dagster UI against it all. Ctrl-C stops
+everything it started.
 
     python -m ledger_pipeline.sandbox            # run once, then serve the UI on 127.0.0.1:3000
     python -m ledger_pipeline.sandbox --once     # run once, print the summary, exit
@@ -16,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ledger_pipeline.odoo.transport import connect
@@ -33,7 +36,9 @@ SANDBOX_USD_RATE_DATE = "2024-01-01"  # before the first sample invoice
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m ledger_pipeline.sandbox", description=__doc__)
-    parser.add_argument("--once", action="store_true", help="run the daily sync once and exit")
+    parser.add_argument(
+        "--once", action="store_true", help="run the two daily syncs, print them and exit"
+    )
     parser.add_argument("--invoices", type=int, default=400, help="sample invoices (default 400)")
     parser.add_argument("--odoo-version", type=int, choices=(18, 19), default=19)
     parser.add_argument("--time-zone", default="America/Toronto")
@@ -91,6 +96,8 @@ def sandbox_world(
             "ODOO_API_KEY": odoo.api_key,
             "LEDGER_TIME_ZONE": time_zone,
             "LEDGER_TAX_TIE_PREFERENCE": TIE_PREFERENCE,
+            # The sandbox shows every correction, the write-off of an uncollectible invoice too.
+            "LEDGER_UNCOLLECTIBLE": "write_off",
         }
         yield SandboxWorld(sample, nexacloud_dsn, stripe, lago, odoo, env)
 
@@ -129,6 +136,20 @@ def prepare_dagster_home(home: Path, name: str = "sandbox") -> dict[str, str]:
         "concurrency:\n  pools:\n    default_limit: 1\ntelemetry:\n  enabled: false\n"
     )
     return {"DAGSTER_HOME": str(dagster_home)}
+
+
+def change_the_sources(world: SandboxWorld) -> list[str]:
+    """What happens at Stripe and Lago after the first sync: invoices voided and marked
+    uncollectible, credit notes before and after payment, refunds, disputes lost and won."""
+    from ledger_pipeline.sandbox import lago_corrections, stripe_corrections
+
+    # Stripe's sample changes are recorded a minute apart, ending at `now`: all after the
+    # first sync read the feed.
+    now = datetime.now(UTC) + timedelta(minutes=10)
+    return [
+        *stripe_corrections.apply_sample_corrections(world.stripe, now),
+        *lago_corrections.apply_sample_corrections(world.lago, now),
+    ]
 
 
 def run_daily_sync_once() -> bool:
@@ -177,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     with sandbox_world(args.name, args.invoices, args.odoo_version, args.time_zone) as world:
         os.environ.update({**dagster_env, **world.env})
         succeeded = run_daily_sync_once()
+        print("\nMeanwhile at the sources:")
+        print("\n".join(f"  {change}" for change in change_the_sources(world)))
+        print("\nThe next daily sync:")
+        succeeded = run_daily_sync_once() and succeeded
         if args.once:
             return 0 if succeeded else 1
         return serve_ui(args.port, dict(os.environ))

@@ -6,7 +6,9 @@ from collections import Counter
 
 import dagster as dg
 
+from ledger_pipeline.correction_assets import CorrectionBooking, corrections_by_kind, odoo_records
 from ledger_pipeline.ledger import summary
+from ledger_pipeline.odoo.report import redated_sentence
 from ledger_pipeline.outcomes import FinalState, OdooBooking, booked_totals, final_outcomes
 
 SHOWN = 8  # rows per list; the UI has them all
@@ -48,6 +50,10 @@ def render_summary(booking: OdooBooking, checks: dict[str, bool]) -> str:
             + ", ".join(f"{o.invoice_id}→{o.move_name}" for o in names[:SHOWN])
             + (" …" if len(names) > SHOWN else "")
         )
+    for redated in report.redated[:SHOWN]:
+        lines.append(f"  locked period: {redated_sentence(redated)}")
+    if len(report.redated) > SHOWN:
+        lines.append(f"    … and {len(report.redated) - SHOWN} more re-dated (see the UI)")
     lines.append(
         "  checks: "
         + ", ".join(f"{name} {'passed' if ok else 'FAILED'}" for name, ok in sorted(checks.items()))
@@ -70,3 +76,39 @@ def print_run_summary(result: dg.ExecuteInProcessResult) -> None:
         print("No posting happened in this run; checks: " + str(checks))
         return
     print(render_summary(booking, checks))
+    try:
+        corrections = result.output_for_node("odoo_corrections")
+    except Exception:  # the corrections step did not run
+        print("  corrections: not booked in this run (see the UI)")
+        return
+    print(render_corrections(corrections))
+
+
+def render_corrections(booking: CorrectionBooking) -> str:
+    """Per kind: count and amounts, the Odoo documents; then what waits or failed, and why."""
+    feeds = "; ".join(f"{f.system} {f.mode} ({f.calls} calls)" for f in booking.corrections.feeds)
+    report = booking.report
+    results = report.results if report else ()
+    lines = [f"  corrections ({'DRY RUN' if booking.dry_run else 'written'}; {feeds}):"]
+    currency = {source.key: source.currency for source in booking.corrections.sources}
+    for row in corrections_by_kind(results, currency):
+        lines.append(
+            f"    {row['kind']:<14} {row['action']:<15} {row['count']:>3}  "
+            f"{row['currency']} {row['amounts']}"
+        )
+    named = [r for r in results if odoo_records(r)]
+    for result in named[:SHOWN]:
+        lines.append(f"    {result.key} → {', '.join(odoo_records(result))}")
+    if len(named) > SHOWN:
+        lines.append(f"    … and {len(named) - SHOWN} more (see the UI)")
+    held = [d for d in booking.corrections.decisions if d.correction is None]
+    if held:
+        lines.append(f"  corrections not booked ({len(held)}):")
+        lines += [f"    {d.key}: {d.reason}" for d in held[:SHOWN]]
+    trouble = [r for r in results if r.error or r.reason]
+    if trouble:
+        lines.append(f"  corrections waiting, failed or quarantined ({len(trouble)}):")
+        lines += [f"    {r.key}: {r.error or r.reason}" for r in trouble[:SHOWN]]
+    for redated in (report.redated if report else ())[:SHOWN]:
+        lines.append(f"  locked period: {redated_sentence(redated)}")
+    return "\n".join(lines)

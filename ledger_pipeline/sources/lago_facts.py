@@ -150,7 +150,17 @@ def source_facts(
         paid=paid,
         paid_date=paid_date,
         paid_date_basis=basis,
+        status_changed_on=_voided_on(lago, zone),
     )
+
+
+def _voided_on(lago: Mapping[str, Any], zone: ZoneInfo) -> date | None:
+    """The day a voided invoice was voided, in the books' zone (`voided_at`, served by Lago)."""
+    voided_at = lago.get("voided_at") if lago.get("status") == "voided" else None
+    try:
+        return local_day(parse_timestamp(str(voided_at)), zone) if voided_at else None
+    except ValueError:  # an unreadable moment: the reversal is dated as the feed sees it
+        return None
 
 
 def _outcome(status: str) -> tuple[VerificationOutcome, str | None]:

@@ -272,7 +272,19 @@ def stripe_facts(raw: Mapping[str, Any], zone: ZoneInfo) -> SourceFacts | None:
         paid_date_basis="paid_at" if paid_at else None,
         credit_notes=credit_notes,
         pre_payment_credit=pre_payment_credit,
+        status_changed_on=_status_changed_on(raw, transitions, zone),
     )
+
+
+def _status_changed_on(
+    raw: Mapping[str, Any], transitions: Mapping[str, Any], zone: ZoneInfo
+) -> date | None:
+    """The day a void or uncollectible invoice became so, in the books' zone."""
+    moment = {
+        "void": transitions.get("voided_at"),
+        "uncollectible": transitions.get("marked_uncollectible_at"),
+    }.get(raw.get("status"))
+    return local_date(moment, zone) if moment else None
 
 
 def verification_from_stripe(

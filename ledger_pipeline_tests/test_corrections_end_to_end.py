@@ -1,0 +1,224 @@
+"""Corrections end to end: a daily sync, changes at Stripe and Lago, the next daily sync books
+them (every kind, both protocols), an identical re-run writes nothing, a crash mid-correction
+then a re-run books each once, and a lost cursor re-reads the look-back without a gap."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import dagster as dg
+import pytest
+
+from ledger_pipeline.definitions import build_definitions
+from ledger_pipeline.jobs import daily_sync_run_config
+from ledger_pipeline.ledger.corrections import CorrectionKind
+from ledger_pipeline.odoo.correction_report import CorrectionAction
+from ledger_pipeline.odoo.resource import OdooLedger
+from ledger_pipeline.sandbox import lago_corrections, stripe_corrections
+from ledger_pipeline.settings import LedgerSettings
+from ledger_pipeline_tests.conftest import resources_for
+
+SETTINGS = LedgerSettings(
+    time_zone="America/Toronto",
+    tax_tie_preference=("12% GST+PST BC",),
+    uncollectible="write_off",
+)
+WORLDS = [
+    pytest.param({"odoo_version": 19, "invoices": 160}, id="odoo19-json2"),
+    pytest.param({"odoo_version": 18, "invoices": 160}, id="odoo18-jsonrpc"),
+]
+WRITES = {"create", "write", "unlink", "action_post", "reconcile"}
+# What a re-run finds: booked earlier, or a void of an invoice never booked (nothing to undo).
+SETTLED = {CorrectionAction.ALREADY_BOOKED, CorrectionAction.NOTHING_TO_BOOK}
+DONE = {CorrectionAction.BOOKED, CorrectionAction.COMPLETED, *SETTLED}
+
+
+def sync(defs, instance):
+    return defs.resolve_job_def("daily_ledger_sync").execute_in_process(
+        run_config=daily_sync_run_config(SETTINGS), instance=instance, raise_on_error=False
+    )
+
+
+def checks_of(result) -> dict[str, bool]:
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+def change_the_sources(world) -> list[str]:
+    later = datetime.now(UTC) + timedelta(minutes=10)  # after the first sync read the feeds
+    return [
+        *stripe_corrections.apply_sample_corrections(world.stripe, later),
+        *lago_corrections.apply_sample_corrections(world.lago, later),
+    ]
+
+
+def results_of(result):
+    return result.output_for_node("odoo_corrections").report.results
+
+
+def moves_by_key(world) -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = {}
+    for move in world.odoo.records("account.move", [["x_fc_correction_id", "!=", False]]):
+        found.setdefault(move["x_fc_correction_id"], []).append(move)
+    return found
+
+
+def invoice_of(world, ref: str) -> dict:
+    (invoice,) = world.odoo.records(
+        "account.move", [["x_fc_stripe_invoice_id", "=", ref], ["move_type", "=", "out_invoice"]]
+    )
+    return invoice
+
+
+def ledger(world) -> list[tuple]:
+    """What Odoo holds, comparable across worlds: moves and payments by key, amounts, states."""
+    moves = sorted(
+        (
+            m.get("x_fc_nexacloud_invoice_id") or "",
+            m.get("x_fc_correction_id") or "",
+            m["move_type"],
+            m["state"],
+            m.get("payment_state"),
+            str(m["amount_total"]),
+            str(m["amount_residual"]),
+        )
+        for m in world.odoo.records("account.move")
+    )
+    payments = sorted(
+        (p["memo"] or "", p["payment_type"], str(p["amount"]), p["state"], p["is_reconciled"])
+        for p in world.odoo.records("account.payment")
+    )
+    return moves + payments
+
+
+@pytest.mark.parametrize("world", WORLDS, indirect=True)
+def test_every_kind_of_correction_reaches_the_ledger_and_parity_holds(world):
+    defs = build_definitions(SETTINGS, resources_for(world))
+    instance = dg.DagsterInstance.ephemeral()
+    first = sync(defs, instance)
+    assert first.success and all(checks_of(first).values()), checks_of(first)
+
+    changes = change_the_sources(world)
+    assert len(changes) == 13, changes
+    second = sync(defs, instance)
+    assert second.success
+    assert all(checks_of(second).values()), checks_of(second)
+
+    results = {r.key: r for r in results_of(second)}
+    booked = Counter(r.kind for r in results.values() if r.action is CorrectionAction.BOOKED)
+    assert booked == {
+        CorrectionKind.VOID: 2,  # one Stripe, one Lago
+        CorrectionKind.CREDIT_NOTE: 7,  # four Stripe ways, three Lago
+        CorrectionKind.UNCOLLECTIBLE: 1,
+        CorrectionKind.REFUND: 1,
+        CorrectionKind.DISPUTE: 2,  # lost and won
+    }, booked
+    by_key = moves_by_key(world)
+
+    for result in results.values():
+        if result.action is not CorrectionAction.BOOKED:
+            continue
+        invoice = invoice_of(world, result.invoice_ref)
+        if result.kind is CorrectionKind.VOID:
+            (credit,) = by_key[result.key]
+            assert invoice["payment_state"] == "reversed" and invoice["amount_residual"] == 0
+            assert credit["move_type"] == "out_refund" and credit["payment_state"] == "paid"
+            assert Decimal(str(credit["amount_total"])) == Decimal(str(invoice["amount_total"]))
+        elif result.kind is CorrectionKind.UNCOLLECTIBLE:
+            (entry,) = by_key[result.key]
+            assert entry["move_type"] == "entry" and entry["name"].startswith("MISC/")
+            assert invoice["payment_state"] == "paid" and invoice["amount_residual"] == 0
+        elif result.kind is CorrectionKind.REFUND:
+            assert result.key not in by_key and result.refund_payment_id
+        elif result.kind is CorrectionKind.DISPUTE and result.credit_note_id:  # lost
+            types = sorted(m["move_type"] for m in by_key[result.key])
+            assert types == ["entry", "out_refund"]  # the reversal and the fee
+        elif result.kind is CorrectionKind.DISPUTE:  # won: only the fee
+            assert [m["move_type"] for m in by_key[result.key]] == ["entry"]
+
+    # The UI's metadata: corrections per kind with amounts and Odoo move names; the cursors.
+    meta = second.asset_materializations_for_node("odoo_corrections")[0].metadata
+    kinds = {row.data["kind"] for row in meta["by_kind"].value.records}
+    assert kinds == {str(k) for k in CorrectionKind}
+    names = " ".join(row.data["odoo"] for row in meta["corrections"].value.records)
+    assert "RINV/" in names and "MISC/" in names
+    cursors = meta["feed_cursors"].value
+    assert cursors["stripe"] is not None and "lago" in cursors
+
+    # An identical re-run writes nothing but the writer's leases, and books nothing twice.
+    world.odoo.reset_counts()
+    third = sync(defs, instance)
+    assert third.success and all(checks_of(third).values())
+    written = {
+        (model, method)
+        for (model, method) in world.odoo.call_counts()
+        if method in WRITES and model != "ir.config_parameter"
+    }
+    assert written == set(), written
+    assert {r.action for r in results_of(third)} <= SETTLED
+
+
+@pytest.mark.parametrize("world", WORLDS[:1], indirect=True)
+def test_a_lost_cursor_re_reads_the_look_back_and_books_nothing_twice(world):
+    defs = build_definitions(SETTINGS, resources_for(world))
+    sync(defs, dg.DagsterInstance.ephemeral())
+    change_the_sources(world)
+    booked = sync(defs, instance := dg.DagsterInstance.ephemeral())
+    assert booked.success
+    before = ledger(world)
+    feeds = booked.output_for_node("source_corrections").feeds
+    assert any(f.mode.startswith("look-back sweep") for f in feeds), feeds  # no cursor: sweep
+
+    fresh = sync(defs, dg.DagsterInstance.ephemeral())  # a wiped run history: no cursor at all
+    assert fresh.success and all(checks_of(fresh).values())
+    assert {r.action for r in results_of(fresh)} <= SETTLED
+    assert ledger(world) == before
+    del instance
+
+
+@pytest.mark.parametrize("world", WORLDS, indirect=True)
+@pytest.mark.parametrize("k", [3, 9])
+def test_a_crash_mid_correction_then_a_re_run_books_each_correction_once(world, k, monkeypatch):
+    # A dead writer keeps its lease until it expires: a short one, so the re-run takes over.
+    defs = build_definitions(SETTINGS, resources_for(world, lease_ttl_seconds=2))
+    instance = dg.DagsterInstance.ephemeral()
+    assert sync(defs, instance).success
+    change_the_sources(world)
+
+    book = OdooLedger.book_corrections
+
+    def crashing(self, *args, **kwargs):
+        # Odoo dies at the k-th call of the corrections: that call's work is done but its
+        # answer lost, and every call after it fails, so the run stops half-way through.
+        world.odoo.fail_after_commit(k, status=502)
+        for later in range(k + 1, k + 200):
+            world.odoo.fail_call(later, message="the server is gone")
+        try:
+            return book(self, *args, **kwargs)
+        finally:
+            world.odoo.clear_faults()
+
+    monkeypatch.setattr(OdooLedger, "book_corrections", crashing)
+    crashed = sync(defs, instance)
+    monkeypatch.setattr(OdooLedger, "book_corrections", book)
+    assert crashed.success  # one system's trouble fails corrections, not the run
+    interrupted = [r for r in results_of(crashed) if r.action not in DONE]
+    assert interrupted, "the crash hit nothing"
+    assert not checks_of(crashed)["ledger_parity"]  # the ledger disagrees until the re-run
+
+    again = sync(defs, instance)
+    assert again.success and all(checks_of(again).values()), checks_of(again)
+    assert {r.action for r in results_of(again)} <= DONE
+    keys = Counter(
+        m["x_fc_correction_id"]
+        for m in world.odoo.records("account.move", [["x_fc_correction_id", "!=", False]])
+        if m["state"] != "cancel"
+    )
+    parts = {
+        r.key: sum(bool(i) for i in (r.credit_note_id, r.write_off_id, r.fee_entry_id))
+        for r in results_of(again)
+    }
+    assert keys == {key: n for key, n in parts.items() if n}  # each move once, none twice
+    memos = Counter(p["memo"] for p in world.odoo.records("account.payment"))
+    assert max(memos.values()) == 1  # no payment twice
