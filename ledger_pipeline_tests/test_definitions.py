@@ -23,9 +23,11 @@ def test_definitions_load_with_every_asset_check_job_schedule_and_sensor():
     graph = defs.resolve_asset_graph()
     assert {k.to_user_string() for k in graph.get_all_asset_keys()} == {
         "nexacloud_invoices", "verified_invoices", "ledger_plan", "odoo_invoices",
+        "source_corrections", "odoo_corrections",
     }  # fmt: skip
     assert {k.name for k in graph.asset_check_keys} == {
         "source_integrity", "source_agreement", "plan_parity", "ledger_parity",
+        "voided_invoices_reversed",
     }  # fmt: skip
     for job in ("daily_ledger_sync", "backfill_ledger", "post_drafts", "post_and_reconcile_paid",
                 "prune_metered_shadow_job"):  # fmt: skip
@@ -62,6 +64,10 @@ def test_daily_schedule_runs_at_the_configured_hour_and_zone_with_a_lookback_win
     assert ops["odoo_invoices"]["config"] == {
         "dry_run": False, "post": True, "register_payments": True,
     }  # fmt: skip
+    assert ops["source_corrections"]["config"] == {
+        "read_feed": True, "lookback_days": 10, "uncollectible": "leave_open",
+    }  # fmt: skip
+    assert ops["odoo_corrections"]["config"] == {"dry_run": False}
 
 
 def test_manual_jobs_default_to_safe_choices():
@@ -69,6 +75,9 @@ def test_manual_jobs_default_to_safe_choices():
     assert config["verified_invoices"]["config"]["source_of_truth"] == "nexacloud"
     assert config["odoo_invoices"]["config"]["dry_run"] is True
     assert config["odoo_invoices"]["config"]["post"] is False
+    # The manual path books on NexaCloud's fields: it reads no change feed, books no correction.
+    assert config["source_corrections"]["config"]["read_feed"] is False
+    assert config["odoo_corrections"]["config"]["dry_run"] is True
 
 
 def _job_config(name):
