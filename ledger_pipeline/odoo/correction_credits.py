@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ledger_pipeline.ledger.corrections import prorate
+from ledger_pipeline.ledger.corrections import CorrectionKind, prorate
 from ledger_pipeline.ledger.lock_dates import JournalKind, Redated
 from ledger_pipeline.ledger.money import currency_unit
 from ledger_pipeline.odoo.correction_report import CorrectionWork
@@ -40,6 +40,13 @@ def book_credits(
 ) -> None:
     due = [w for w in works if w.active and w.plan.credit is not None]
     pending = [w for w in due if (w.credit or {}).get("state") != "posted"]
+    for work in pending:
+        if work.credit is None and _nothing_left_to_void(work):
+            work.nothing_to_book(
+                f"invoice {work.invoice['name']} is already fully credited in Odoo: nothing "
+                "left to reverse"
+            )
+    pending = [w for w in pending if w.active]
     lines = _invoice_lines(odoo, [w.invoice["id"] for w in pending])
     planned: dict[str, tuple[list[dict], tuple[Decimal, Decimal, Decimal]]] = {}
     for work in pending:
@@ -47,6 +54,7 @@ def book_credits(
             planned[work.key] = _credit_lines(
                 work, state, lines[work.invoice["id"]], dry_run=dry_run
             )
+            work.credit_amount = planned[work.key][1][2]
         except ValueError as exc:
             work.quarantine(f"credit note: {exc}")
     new = [w for w in pending if w.active and w.credit is None]
@@ -103,17 +111,18 @@ def _credit_lines(
         money(invoice[f], currency) for f in ("amount_untaxed", "amount_tax", "amount_total")
     )
     if credit.mirrors_invoice:
-        if credit.total == totals[2]:
+        target = _void_target(work, totals[2]) if _is_void(work) else credit.total
+        if target == totals[2]:
             return [_copy(line) for line in invoice_lines], totals
         amounts = [money(line["price_subtotal"], currency) for line in invoice_lines]
-        shares, tax = prorate(amounts, totals[1], credit.total, currency)
+        shares, tax = prorate(amounts, totals[1], target, currency)
         vals = [
             {**_copy(line), "quantity": 1.0, "price_unit": wire(share)}
             for line, share in zip(invoice_lines, shares, strict=True)
             if share
         ]
         untaxed = sum(shares, Decimal(0))
-        return vals, (untaxed, tax, credit.total)
+        return vals, (untaxed, tax, target)
     tax_ids = list(invoice_lines[0]["tax_ids"])
     missing = sorted({ln.account_code for ln in credit.lines} - set(state.accounts))
     if missing and not dry_run:  # a dry run's setup only says it would create them
@@ -122,6 +131,22 @@ def _credit_lines(
         raise ValueError(f"the credited lines do not add up to the untaxed {credit.untaxed}")
     vals = [line_vals(ln, state.accounts.get(ln.account_code), tax_ids) for ln in credit.lines]
     return vals, (credit.untaxed, credit.tax, credit.total)
+
+
+def _is_void(work: CorrectionWork) -> bool:
+    return work.plan.kind is CorrectionKind.VOID
+
+
+def _void_target(work: CorrectionWork, invoice_total: Decimal) -> Decimal:
+    """What a void reverses: what is still open on the invoice. Credit notes booked before the
+    void already reversed their part (a void is only possible on an unpaid invoice); reversing
+    the whole invoice again would take that revenue off twice."""
+    residual = money(work.invoice["amount_residual"], work.plan.currency)
+    return residual if 0 < residual < invoice_total else invoice_total
+
+
+def _nothing_left_to_void(work: CorrectionWork) -> bool:
+    return _is_void(work) and work.invoice.get("payment_state") == "reversed"
 
 
 def _copy(line: dict) -> dict[str, Any]:

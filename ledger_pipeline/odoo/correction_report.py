@@ -138,6 +138,7 @@ class CorrectionWork:
     notes: list[str] = field(default_factory=list)
     accounting_date: date | None = None
     write_off_amount: Decimal | None = None
+    credit_amount: Decimal | None = None  # what its credit note credits (a void: what was open)
 
     @property
     def key(self) -> str:
@@ -185,7 +186,9 @@ class CorrectionWork:
             write_off_name=_name(self.write_off),
             fee_entry_id=(self.fee or {}).get("id"),
             fee_entry_name=_name(self.fee),
-            credit_total=plan.credit.total if plan.credit else None,
+            credit_total=self.credit_amount
+            if self.credit_amount is not None
+            else (plan.credit.total if plan.credit else None),
             refund_amount=plan.refund.amount if plan.refund else None,
             write_off_amount=self.write_off_amount,
             fee_amount=plan.expense.amount if plan.expense else None,

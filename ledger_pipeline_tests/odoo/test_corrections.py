@@ -3,9 +3,11 @@ kind against invoices booked by the invoice writer, a re-run, a missing invoice,
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
+from ledger_pipeline.ledger.corrections import CorrectionLine, plan_correction
 from ledger_pipeline.ledger.lock_dates import Redated
 from ledger_pipeline.odoo.correction_report import CorrectionAction
 from ledger_pipeline.odoo.ledger_setup import CORRECTION_FIELD, SOURCE_FIELD
@@ -275,3 +277,51 @@ def test_a_credit_larger_than_its_invoice_is_quarantined_and_the_others_booked(s
     assert report.by_key[fine.key].action is CorrectionAction.BOOKED
     bad = report.by_key[too_big.key]
     assert bad.action is CorrectionAction.QUARANTINED and "left in draft" in bad.reason
+
+
+def test_a_void_after_a_credit_note_reverses_only_what_is_still_open(standin):
+    """Stripe voids an open invoice a credit note already reduced: the credit note reversed its
+    part, so the void reverses the rest; the invoice ends reversed, its revenue taken off once."""
+    ledger = ledger_for(standin)
+    ledger.book([invoices(standin.version)["void"]])
+    credit = plan_correction(credit_note("void", "CN-VOID")).correction  # 33.90 before payment
+    void = corrections(standin.version)["void"]  # the whole 169.49 at the source
+    ledger.book_corrections([credit])
+    report = ledger.book_corrections([void])
+    result = report.by_key[void.key]
+    assert result.action is CorrectionAction.BOOKED
+    assert result.credit_total == D("135.59")  # 169.49 − 33.90
+    (invoice,) = standin.records("account.move", [["x_fc_stripe_invoice_id", "=", "in_cx-void"]])
+    assert invoice["payment_state"] == "reversed" and invoice["amount_residual"] == 0
+    credited = standin.records("account.move", [["reversed_entry_id", "=", invoice["id"]]])
+    assert sum(D(str(m["amount_total"])) for m in credited) == D("169.49")
+    assert sum(D(str(m["amount_tax"])) for m in credited) == D(str(invoice["amount_tax"]))
+
+
+def test_a_void_of_an_invoice_odoo_never_held_has_nothing_to_book(standin):
+    void = replace(corrections(standin.version)["void"], invoice_ref="in_cx-never-booked")
+    standin.reset_counts()
+    report = ledger_for(standin).book_corrections([void])
+    result = report.by_key[void.key]
+    assert result.action is CorrectionAction.NOTHING_TO_BOOK
+    assert "never booked" in result.reason
+    assert writes_in(standin.call_counts()) == LEASE_CALLS
+
+
+def test_a_void_of_an_invoice_already_fully_credited_has_nothing_left_to_reverse(standin):
+    ledger = ledger_for(standin)
+    ledger.book([invoices(standin.version)["void"]])
+    whole = plan_correction(
+        credit_note(
+            "void",
+            "CN-ALL",
+            total=D("169.49"),
+            tax=D("19.50"),
+            lines=(CorrectionLine("Odoo ERP Hosting — Standard × 1", D("149.99")),),
+        )
+    ).correction
+    ledger.book_corrections([whole])
+    report = ledger.book_corrections([corrections(standin.version)["void"]])
+    (result,) = report.results
+    assert result.action is CorrectionAction.NOTHING_TO_BOOK
+    assert "already fully credited" in result.reason
