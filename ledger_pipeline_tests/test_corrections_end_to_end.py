@@ -206,6 +206,13 @@ def test_a_crash_mid_correction_then_a_re_run_books_each_correction_once(world, 
     interrupted = [r for r in results_of(crashed) if r.action not in DONE]
     assert interrupted, "the crash hit nothing"
     assert not checks_of(crashed)["ledger_parity"]  # the ledger disagrees until the re-run
+    # A Stripe correction left unbooked holds Stripe's cursor before the read's end.
+    assert any(r.key.startswith("stripe:") for r in interrupted)
+    committed = crashed.asset_materializations_for_node("odoo_corrections")[0].metadata
+    (stripe,) = [f for f in crashed.output_for_node("source_corrections").feeds
+                 if f.system == "stripe"]  # fmt: skip
+    held = datetime.fromisoformat(committed["feed_cursors"].value["stripe"])
+    assert held < datetime.fromisoformat(stripe.cursor)
 
     again = sync(defs, instance)
     assert again.success and all(checks_of(again).values()), checks_of(again)
