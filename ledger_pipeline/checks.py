@@ -11,7 +11,9 @@ import psycopg2
 
 from ledger_pipeline.correction_assets import CorrectionBooking
 from ledger_pipeline.correction_parity import (
+    booking_mismatches,
     credit_note_mismatches,
+    doubled_parts,
     expected_residuals,
     source_nets,
     unreversed,
@@ -192,8 +194,9 @@ def plan_parity(
     description="read back from Odoo after this run's invoices and corrections: per invoice and "
     "in total, untaxed, tax and total equal the plan, revenue per income account equals the plan "
     "by family, exactly one move per key, residuals equal total minus the verified amount paid "
-    "minus what credit notes took off before payment (zero once written off), and the credit "
-    "notes against each invoice add up to the source's",
+    "minus what credit notes took off before payment (zero once written off), the credit "
+    "notes against each invoice add up to the source's, and each correction's credit note, "
+    "refund and entries are in Odoo once, at the planned amounts",
 )
 def ledger_parity(
     odoo_corrections: CorrectionBooking,
@@ -217,7 +220,11 @@ def ledger_parity(
     rows = ledger_mismatches(booking, readback, residuals)
     if booking.plan.source_of_truth is SourceOfTruth.VERIFIED:
         held = odoo.read_corrections([(m.source_ref or "").strip() for m in moves if m.source_ref])
-        rows += credit_note_mismatches(moves, nets, held)
+        rows += credit_note_mismatches(moves, nets, held) + doubled_parts(moves, held)
+    report = odoo_corrections.report
+    if report is not None and not report.dry_run:
+        keyed = odoo.read_keyed([r.key for r in report.results])
+        rows += booking_mismatches(odoo_corrections.corrections, report, keyed)
     planned_revenue: dict[tuple[str, str], Decimal] = {}
     for move in moves:
         for account, amount in revenue_by_account([move]).items():

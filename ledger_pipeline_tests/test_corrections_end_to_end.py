@@ -16,6 +16,8 @@ from ledger_pipeline.jobs import daily_sync_run_config
 from ledger_pipeline.ledger.corrections import CorrectionKind
 from ledger_pipeline.odoo.correction_report import CorrectionAction
 from ledger_pipeline.odoo.resource import OdooLedger
+from ledger_pipeline.odoo.transport import connect
+from ledger_pipeline.odoo.values import m2o_id
 from ledger_pipeline.sandbox import lago_corrections, stripe_corrections
 from ledger_pipeline.settings import LedgerSettings
 from ledger_pipeline_tests.conftest import resources_for
@@ -229,3 +231,58 @@ def test_a_crash_mid_correction_then_a_re_run_books_each_correction_once(world, 
     assert keys == {key: n for key, n in parts.items() if n}  # each move once, none twice
     memos = Counter(p["memo"] for p in world.odoo.records("account.payment"))
     assert max(memos.values()) == 1  # no payment twice
+
+
+@pytest.mark.parametrize("world", WORLDS[:1], indirect=True)
+def test_the_checks_name_a_refund_paid_twice_and_a_void_whose_reversal_was_cancelled(world):
+    defs = build_definitions(SETTINGS, resources_for(world))
+    instance = dg.DagsterInstance.ephemeral()
+    sync(defs, instance)
+    change_the_sources(world)
+    booked = sync(defs, instance)
+    assert booked.success and all(checks_of(booked).values())
+    results = results_of(booked)
+    refunded = next(r for r in results if r.refund_payment_id and r.credit_note_id)
+    void = next(r for r in results if r.kind is CorrectionKind.VOID and r.credit_note_id)
+
+    # A person pays the same refund again by hand, and cancels a void's reversal.
+    odoo = connect(world.odoo.url, world.odoo.database, world.odoo.api_key, login=world.odoo.login)
+    try:
+        (paid,) = odoo.read(
+            "account.payment",
+            [refunded.refund_payment_id],
+            ["partner_id", "amount", "journal_id", "currency_id", "memo",
+             "payment_method_line_id"],
+        )  # fmt: skip
+        (again,) = odoo.create(
+            "account.payment",
+            [
+                {
+                    "payment_type": "outbound",
+                    "partner_type": "customer",
+                    **{k: m2o_id(paid[k]) for k in ("partner_id", "journal_id", "currency_id")},
+                    "payment_method_line_id": m2o_id(paid["payment_method_line_id"]),
+                    "amount": paid["amount"],
+                    "memo": paid["memo"],
+                }
+            ],
+        )
+        odoo.call("account.payment", "action_post", [again])
+        odoo.call("account.move", "button_draft", [void.credit_note_id])
+        odoo.call("account.move", "button_cancel", [void.credit_note_id])
+    finally:
+        odoo.close()
+
+    checked = sync(defs, instance)
+    evaluations = {e.check_name: e for e in checked.get_asset_check_evaluations()}
+    parity = evaluations["ledger_parity"]
+    assert not parity.passed
+    rows = [row.data for row in parity.metadata["details"].value.records]
+    assert f"{refunded.key}: 2 refund payments" in [row["odoo"] for row in rows], rows
+    voids = evaluations["voided_invoices_reversed"]
+    assert not voids.passed
+    listed = [row.data["invoice"] for row in voids.metadata["details"].value.records]
+    assert listed == [void.invoice_ref]
+    # The writer never books the void again over a cancelled reversal: a person decides.
+    (held,) = [r for r in results_of(checked) if r.key == void.key]
+    assert held.action is CorrectionAction.QUARANTINED, held

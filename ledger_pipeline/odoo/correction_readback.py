@@ -1,10 +1,12 @@
-"""What Odoo holds for corrected invoices, for the lead's parity check (read only): per
-invoice its total, residual and payment state, its posted credit notes and its refund payments."""
+"""What Odoo holds for corrected invoices, for the parity checks (read only): per invoice its
+total, residual and payment state, its posted credit notes and its refund payments; per
+correction key, the moves and refund payments carrying it."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 
 from ledger_pipeline.odoo.correction_report import InvoiceNet
@@ -87,6 +89,7 @@ def read_corrections(
             ),
             refunded=sum((money(p["amount"], currency) for p in refunds), money(0, currency)),
             credited_by_kind=_credited_by_kind(credit_rows[ref], currency),
+            doubled=_doubled(credit_rows[ref], keys[ref], payments_by_key),
             credit_notes=tuple(text(c["name"]) or f"id {c['id']}" for c in credit_rows[ref]),
             refund_payments=tuple(
                 text(p["name"]) if text(p["name"]) not in (None, "/") else f"id {p['id']}"
@@ -95,6 +98,19 @@ def read_corrections(
             invoices_found=len(mine),
         )
     return nets
+
+
+def _doubled(credits: list[dict], keys: set[str], payments: Mapping[str, list]) -> tuple[str, ...]:
+    """The keys under which Odoo holds a part twice: two posted credit notes, two live refund
+    payments (each correction makes at most one of each)."""
+    notes = Counter(text(c.get(CORRECTION_FIELD)) for c in credits if c.get(CORRECTION_FIELD))
+    doubled = [f"{key}: {n} credit notes" for key, n in sorted(notes.items()) if n > 1]
+    doubled += [
+        f"{key}: {len(payments[key])} refund payments"
+        for key in sorted(keys)
+        if len(payments.get(key, [])) > 1
+    ]
+    return tuple(doubled)
 
 
 def _credited_by_kind(credits: list[dict], currency: str) -> dict[str, Decimal]:
@@ -127,4 +143,46 @@ def _refund_payments(odoo: OdooTransport, keys: set[str]) -> dict[str, list[dict
         for tag, key in tags.items():
             if (row.get("memo") or "").endswith(tag):
                 found[key].append(row)
+    return found
+
+
+@dataclass(frozen=True)
+class KeyedRecords:
+    """What Odoo holds under one correction key: its live moves (type, state, total) and the
+    amounts of its live refund payments, in the move's or payment's currency."""
+
+    moves: tuple[tuple[str, str, Decimal], ...] = ()
+    refunds: tuple[Decimal, ...] = ()
+
+
+def read_keyed(odoo: OdooTransport, keys: Iterable[str]) -> dict[str, KeyedRecords]:
+    """Per correction key: the moves carrying `x_fc_correction_id` and the refund payments whose
+    memo carries it (two searches, whatever the number of keys)."""
+    keys = sorted(set(keys))
+    found: dict[str, KeyedRecords] = {key: KeyedRecords() for key in keys}
+    if not keys:
+        return found
+    fields = odoo.search_read(
+        "ir.model.fields",
+        [["model", "=", "account.move"], ["name", "=", CORRECTION_FIELD]],
+        ["name"],
+    )
+    moves: dict[str, list] = defaultdict(list)
+    if fields:
+        rows = odoo.search_read(
+            "account.move",
+            [[CORRECTION_FIELD, "in", keys], ["state", "!=", "cancel"]],
+            [CORRECTION_FIELD, "move_type", "state", "amount_total", "currency_id"],
+        )
+        for row in sorted(rows, key=lambda r: r["id"]):
+            currency = m2o_name(row["currency_id"]) or ""
+            moves[row[CORRECTION_FIELD]].append(
+                (row["move_type"], row["state"], money(row["amount_total"], currency))
+            )
+    refunds = _refund_payments(odoo, set(keys))
+    for key in keys:
+        found[key] = KeyedRecords(
+            moves=tuple(moves.get(key, ())),
+            refunds=tuple(money(p["amount"], "") for p in refunds.get(key, [])),
+        )
     return found

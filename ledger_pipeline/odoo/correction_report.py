@@ -111,6 +111,7 @@ class InvoiceNet:
     payment_state: str | None = None
     credited: Decimal = Decimal(0)
     credited_by_kind: Mapping[str, Decimal] = field(default_factory=dict)
+    doubled: tuple[str, ...] = ()  # "<key>: 2 refund payments": a part Odoo holds twice
     refunded: Decimal = Decimal(0)
     credit_notes: tuple[str, ...] = ()
     refund_payments: tuple[str, ...] = ()

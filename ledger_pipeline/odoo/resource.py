@@ -13,7 +13,7 @@ from ledger_pipeline.ledger.corrections import PlannedCorrection
 from ledger_pipeline.ledger.model import PlannedMove
 from ledger_pipeline.ledger.taxes import SaleTax, TaxRounding
 from ledger_pipeline.odoo.booking import book_moves
-from ledger_pipeline.odoo.correction_readback import read_corrections
+from ledger_pipeline.odoo.correction_readback import KeyedRecords, read_corrections, read_keyed
 from ledger_pipeline.odoo.correction_report import CorrectionReport, InvoiceNet
 from ledger_pipeline.odoo.corrections import book_corrections
 from ledger_pipeline.odoo.lease import LeaseBusy, OdooLease
@@ -132,6 +132,11 @@ class OdooLedger(dg.ConfigurableResource):
         """Per corrected invoice: its total, residual, payment state, credit notes and refunds."""
         with self._connect(read_only=True) as odoo:
             return read_corrections(odoo, invoice_refs, correction_keys=correction_keys)
+
+    def read_keyed(self, keys: Sequence[str]) -> dict[str, KeyedRecords]:
+        """Per correction key: the moves and refund payments Odoo holds under it."""
+        with self._connect(read_only=True) as odoo:
+            return read_keyed(odoo, keys)
 
     def prune_metered_shadow(
         self, *, dry_run: bool = True, holder: str | None = None
