@@ -85,9 +85,15 @@ def test_webserver_lists_everything_and_a_launched_run_succeeds(world, tmp_path)
 
         (repo,) = graphql(url, REPOSITORY)["repositoriesOrError"]["nodes"]
         assets = {"/".join(n["assetKey"]["path"]) for n in repo["assetNodes"]}
-        assert assets == {"nexacloud_invoices", "verified_invoices", "ledger_plan", "odoo_invoices"}
+        assert assets == {
+            "nexacloud_invoices", "verified_invoices", "ledger_plan", "odoo_invoices",
+            "source_corrections", "odoo_corrections",
+        }  # fmt: skip
         checks = {c["name"] for n in repo["assetNodes"] for c in n["assetChecksOrError"]["checks"]}
-        assert checks == {"source_integrity", "source_agreement", "plan_parity", "ledger_parity"}
+        assert checks == {
+            "source_integrity", "source_agreement", "plan_parity", "ledger_parity",
+            "voided_invoices_reversed",
+        }  # fmt: skip
         jobs = {j["name"] for j in repo["jobs"]}
         assert {"daily_ledger_sync", "backfill_ledger", "post_drafts", "post_and_reconcile_paid",
                 "prune_metered_shadow_job"} <= jobs  # fmt: skip

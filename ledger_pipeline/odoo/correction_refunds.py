@@ -16,6 +16,7 @@ from ledger_pipeline.odoo.correction_steps import (
     refund_memo,
 )
 from ledger_pipeline.odoo.ledger_setup import LedgerState
+from ledger_pipeline.odoo.payments import open_receivable_lines
 from ledger_pipeline.odoo.retry import isolate_failures
 from ledger_pipeline.odoo.transport import OdooTransport
 from ledger_pipeline.odoo.values import m2o_id, wire
@@ -133,18 +134,8 @@ def _post_payments(odoo: OdooTransport, works: list[CorrectionWork]) -> None:
 def _reconcile_refunds(odoo: OdooTransport, works: list[CorrectionWork]) -> None:
     if not works:
         return
-    payment_ids = [w.payment["id"] for w in works]
-    credit_ids = [w.credit["id"] for w in works if w.credit]
-    rows = odoo.search_read(
-        "account.move.line",
-        [
-            ["account_type", "=", "asset_receivable"],
-            ["reconciled", "=", False],
-            "|",
-            ["payment_id", "in", payment_ids],
-            ["move_id", "in", credit_ids],
-        ],
-        ["move_id", "payment_id"],
+    rows = open_receivable_lines(
+        odoo, [w.payment["id"] for w in works], [w.credit["id"] for w in works if w.credit]
     )
     payment_lines = {m2o_id(r["payment_id"]): r["id"] for r in rows if m2o_id(r["payment_id"])}
     credit_lines = {m2o_id(r["move_id"]): r["id"] for r in rows if not m2o_id(r["payment_id"])}

@@ -114,23 +114,28 @@ def read_lock_dates(odoo: OdooTransport, company_id: int) -> LockDates:
 # -- discovery -------------------------------------------------------------------------
 
 
-def discover(odoo: OdooTransport, moves: Sequence[PlannedMove]) -> LedgerState:
-    """Everything setup can learn by reading (a dry run stops here)."""
+def _company_state(odoo: OdooTransport, *, sale_taxes: bool) -> LedgerState:
+    """The company, its lock dates, which key fields exist and (when asked) its sale taxes."""
     company_id, company_currency, rounding = read_company(odoo)
     fields = odoo.search_read(
         "ir.model.fields",
         [["model", "=", "account.move"], ["name", "in", list(FIELD_LABELS)]],
         ["name"],
     )
-    state = LedgerState(
+    return LedgerState(
         company_id=company_id,
         company_currency=company_currency,
         rounding=rounding,
         custom_fields={f["name"] for f in fields},
-        taxes=read_sale_taxes(odoo, company_id),
+        taxes=read_sale_taxes(odoo, company_id) if sale_taxes else {},
+        locks=read_lock_dates(odoo, company_id),
     )
-    state.locks = read_lock_dates(odoo, company_id)
-    state.currencies = _read_currencies(odoo, {m.currency for m in moves}, company_currency)
+
+
+def discover(odoo: OdooTransport, moves: Sequence[PlannedMove]) -> LedgerState:
+    """Everything setup can learn by reading (a dry run stops here)."""
+    state = _company_state(odoo, sale_taxes=True)
+    state.currencies = _read_currencies(odoo, {m.currency for m in moves}, state.company_currency)
     codes = needed_account_codes(moves, payments=True)
     if codes:
         found = odoo.search_read("account.account", [["code", "in", sorted(codes)]], ["code"])
@@ -215,17 +220,30 @@ def ensure(
     needs_journal = (
         payments and any(m.payment is not None for m in moves) and not state.journal_ready
     )
+    _make_missing(odoo, state, missing_fields, missing_codes, needs_journal, dry_run=dry_run)
+
+
+def _make_missing(
+    odoo: OdooTransport,
+    state: LedgerState,
+    fields: list[str],
+    codes: list[str],
+    journal: bool,
+    *,
+    dry_run: bool,
+) -> None:
+    """Create the missing key fields, accounts and NCSTR journal; a dry run only lists them."""
     if dry_run:
-        state.changes += [f"would create field account.move.{n}" for n in missing_fields]
-        state.changes += [f"would create account {code}" for code in missing_codes]
-        if needs_journal:
+        state.changes += [f"would create field account.move.{n}" for n in fields]
+        state.changes += [f"would create account {code}" for code in codes]
+        if journal:
             state.changes.append(f"would set up journal {JOURNAL_CODE}")
         return
-    if missing_fields:
-        _create_fields(odoo, state, missing_fields)
-    if missing_codes:
-        _create_accounts(odoo, state, missing_codes)
-    if needs_journal:
+    if fields:
+        _create_fields(odoo, state, fields)
+    if codes:
+        _create_accounts(odoo, state, codes)
+    if journal:
         _ensure_journal(odoo, state)
 
 
@@ -339,20 +357,7 @@ def discover_corrections(
     """What booking corrections needs, read only: the company and its lock dates, the key
     fields, the accounts `codes`, NCSTR and (when `general_journal`) the MISC journal. No sale
     taxes or currencies: a credit note takes both from the invoice it corrects."""
-    company_id, company_currency, rounding = read_company(odoo)
-    fields = odoo.search_read(
-        "ir.model.fields",
-        [["model", "=", "account.move"], ["name", "in", list(FIELD_LABELS)]],
-        ["name"],
-    )
-    state = LedgerState(
-        company_id=company_id,
-        company_currency=company_currency,
-        rounding=rounding,
-        custom_fields={f["name"] for f in fields},
-        taxes={},
-    )
-    state.locks = read_lock_dates(odoo, company_id)
+    state = _company_state(odoo, sale_taxes=False)
     if codes:
         found = odoo.search_read("account.account", [["code", "in", sorted(codes)]], ["code"])
         state.accounts = {a["code"]: a["id"] for a in found}
@@ -360,7 +365,7 @@ def discover_corrections(
     if general_journal:
         journals = odoo.search_read(
             "account.journal",
-            [["type", "=", "general"], ["company_id", "=", company_id]],
+            [["type", "=", "general"], ["company_id", "=", state.company_id]],
             ["code"],
             order="id asc",
         )
@@ -379,15 +384,4 @@ def ensure_corrections(
         codes = codes | {OUTSTANDING_RECEIPTS, OUTSTANDING_PAYMENTS}
     missing_codes = sorted(codes - set(state.accounts))
     needs_journal = journal and not state.journal_ready
-    if dry_run:
-        state.changes += [f"would create field account.move.{n}" for n in missing_fields]
-        state.changes += [f"would create account {code}" for code in missing_codes]
-        if needs_journal:
-            state.changes.append(f"would set up journal {JOURNAL_CODE}")
-        return
-    if missing_fields:
-        _create_fields(odoo, state, missing_fields)
-    if missing_codes:
-        _create_accounts(odoo, state, missing_codes)
-    if needs_journal:
-        _ensure_journal(odoo, state)
+    _make_missing(odoo, state, missing_fields, missing_codes, needs_journal, dry_run=dry_run)

@@ -276,18 +276,8 @@ def _reconcile(items: list[_Pending], odoo: OdooTransport) -> None:
     """One `reconcile` per (invoice receivable line, payment receivable line) pair."""
     if not items:
         return
-    payment_ids = [p.payment_id for p in items]
-    move_ids = [p.work.move_id for p in items]
-    rows = odoo.search_read(
-        "account.move.line",
-        [
-            ["account_type", "=", "asset_receivable"],
-            ["reconciled", "=", False],
-            "|",
-            ["payment_id", "in", payment_ids],
-            ["move_id", "in", move_ids],
-        ],
-        ["move_id", "payment_id"],
+    rows = open_receivable_lines(
+        odoo, [p.payment_id for p in items], [p.work.move_id for p in items]
     )
     payment_lines = {m2o_id(r["payment_id"]): r["id"] for r in rows if m2o_id(r["payment_id"])}
     invoice_lines = {
@@ -318,6 +308,23 @@ def _reconcile(items: list[_Pending], odoo: OdooTransport) -> None:
             work.fail(f"payment {item.payment_id} not reconciled: {exc}")
             continue
         work.did(step)
+
+
+def open_receivable_lines(
+    odoo: OdooTransport, payment_ids: Sequence[int], move_ids: Sequence[int]
+) -> list[dict[str, Any]]:
+    """The unreconciled receivable lines of these payments and moves, in one search."""
+    return odoo.search_read(
+        "account.move.line",
+        [
+            ["account_type", "=", "asset_receivable"],
+            ["reconciled", "=", False],
+            "|",
+            ["payment_id", "in", list(payment_ids)],
+            ["move_id", "in", list(move_ids)],
+        ],
+        ["move_id", "payment_id"],
+    )
 
 
 def _reconcile_pair(odoo: OdooTransport, invoice_line: int, payment_id: int, line: int) -> None:
