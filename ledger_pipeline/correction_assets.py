@@ -92,7 +92,8 @@ def source_corrections(
         feeds.append(feed)
         sources += found
         context.log.info(f"{system} change feed: {feed.mode} ({feed.calls} calls)")
-    sources += from_verification(nexacloud_invoices, verified_invoices, tz)
+    if config.read_feed:  # the manual path books no correction
+        sources += from_verification(nexacloud_invoices, verified_invoices, tz)
     policy = UncollectiblePolicy(config.policy())
     latest = _latest_per_key(sources)
     decisions = tuple(plan_correction(source, policy) for source in latest)
@@ -283,8 +284,10 @@ def _cursors(
         waiting_for_ours = (
             result.action is not CorrectionAction.WAITING or result.invoice_ref.strip() in retried
         )
-        if result.action in _UNFINISHED and waiting_for_ours:
-            held[result.key.split(":", 1)[0]].append(seen_at.get(result.key))
+        # Seen by no feed: this run's verification found it, and the next run's finds it again.
+        from_a_feed = seen_at.get(result.key) is not None
+        if result.action in _UNFINISHED and waiting_for_ours and from_a_feed:
+            held[result.key.split(":", 1)[0]].append(seen_at[result.key])
     return {f.system: committed_cursor(f, held.get(f.system, ())) for f in corrections.feeds}
 
 
