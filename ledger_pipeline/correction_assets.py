@@ -35,6 +35,7 @@ from ledger_pipeline.ledger.stages import (
 )
 from ledger_pipeline.metadata import table
 from ledger_pipeline.odoo.correction_report import (
+    IN_ODOO,
     CorrectionAction,
     CorrectionReport,
     CorrectionResult,
@@ -48,6 +49,7 @@ from ledger_pipeline.sources.stripe import StripeVerifier
 
 # A booking that did not happen and will not be asked for again by the feed: it holds the cursor.
 _UNFINISHED = {CorrectionAction.WAITING, CorrectionAction.FAILED}
+NOT_BOOKED = {CorrectionAction.WAITING, CorrectionAction.FAILED, CorrectionAction.QUARANTINED}
 
 
 @dataclass(frozen=True)
@@ -355,6 +357,8 @@ def corrections_by_kind(results, currency: dict[str, str]) -> list[dict]:
     for (kind, action, code), members in sorted(groups.items()):
         sums = {}
         for name in ("credit_total", "refund_amount", "write_off_amount", "fee_amount"):
+            if CorrectionAction(action) not in IN_ODOO:  # what it would have booked: not shown
+                break
             values = [getattr(r, name) for r in members if getattr(r, name) is not None]
             if values:
                 sums[name.split("_")[0].replace("write", "write-off")] = sum(values)

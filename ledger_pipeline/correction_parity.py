@@ -17,9 +17,8 @@ from ledger_pipeline.ledger.corrections import CorrectionKind, PlannedCorrection
 from ledger_pipeline.ledger.model import ZERO, BillingSystem, PlannedMove, VerificationOutcome
 from ledger_pipeline.ledger.stages import SourceCorrections, VerifiedInvoices
 from ledger_pipeline.odoo.correction_readback import KeyedRecords
-from ledger_pipeline.odoo.correction_report import CorrectionAction, CorrectionReport, InvoiceNet
+from ledger_pipeline.odoo.correction_report import IN_ODOO, CorrectionReport, InvoiceNet
 
-_HELD = {CorrectionAction.BOOKED, CorrectionAction.ALREADY_BOOKED, CorrectionAction.COMPLETED}
 _VOID = {"void", "voided"}
 
 
@@ -64,7 +63,7 @@ def written_off(report: CorrectionReport | None) -> set[str]:
     return {
         r.invoice_ref.strip()
         for r in (report.results if report else ())
-        if r.kind is CorrectionKind.UNCOLLECTIBLE and r.action in _HELD and r.write_off_id
+        if r.kind is CorrectionKind.UNCOLLECTIBLE and r.action in IN_ODOO and r.write_off_id
     }
 
 
@@ -175,7 +174,7 @@ def booking_mismatches(
     rows = []
     for result in report.results if report else ():
         plan, held = planned.get(result.key), keyed.get(result.key)
-        if plan is not None and held is not None and result.action in _HELD:
+        if plan is not None and held is not None and result.action in IN_ODOO:
             label = f"{result.invoice_ref} ({result.key})"
             rows += [
                 {"invoice_id": label, "check": what, "expected": str(want), "odoo": str(got)}

@@ -26,6 +26,12 @@ class CorrectionAction(enum.StrEnum):
     QUARANTINED = "quarantined"  # cannot be booked exactly: a person must look (`reason`)
 
 
+# After the run, Odoo holds these corrections; the others say why not in their reason or error.
+IN_ODOO = frozenset(
+    {CorrectionAction.BOOKED, CorrectionAction.ALREADY_BOOKED, CorrectionAction.COMPLETED}
+)
+
+
 @dataclass(frozen=True)
 class CorrectionResult:
     """One correction's outcome, with the Odoo records it touched (made or found by key).

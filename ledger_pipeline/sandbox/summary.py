@@ -6,7 +6,12 @@ from collections import Counter
 
 import dagster as dg
 
-from ledger_pipeline.correction_assets import CorrectionBooking, corrections_by_kind, odoo_records
+from ledger_pipeline.correction_assets import (
+    NOT_BOOKED,
+    CorrectionBooking,
+    corrections_by_kind,
+    odoo_records,
+)
 from ledger_pipeline.ledger import summary
 from ledger_pipeline.odoo.report import redated_sentence
 from ledger_pipeline.outcomes import FinalState, OdooBooking, booked_totals, final_outcomes
@@ -105,7 +110,7 @@ def render_corrections(booking: CorrectionBooking) -> str:
     if held:
         lines.append(f"  corrections not booked ({len(held)}):")
         lines += [f"    {d.key}: {d.reason}" for d in held[:SHOWN]]
-    trouble = [r for r in results if r.error or r.reason]
+    trouble = [r for r in results if r.action in NOT_BOOKED]
     if trouble:
         lines.append(f"  corrections waiting, failed or quarantined ({len(trouble)}):")
         lines += [f"    {r.key}: {r.error or r.reason}" for r in trouble[:SHOWN]]
