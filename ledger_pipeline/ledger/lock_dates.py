@@ -44,6 +44,15 @@ class LockDates:
         lock = self.lock_for(journal, has_tax=has_tax)
         return day if lock is None or day > lock else lock + timedelta(days=1)
 
+    def redating(
+        self, document: str, day: date, journal: JournalKind, *, has_tax: bool
+    ) -> Redated | None:
+        """How `document`, dated `day`, is moved out of a lock; None when `day` is open."""
+        moved = self.accounting_date(day, journal, has_tax=has_tax)
+        if moved == day:
+            return None
+        return Redated(document, day, moved, self.lock_for(journal, has_tax=has_tax))
+
 
 @dataclass(frozen=True)
 class Redated:

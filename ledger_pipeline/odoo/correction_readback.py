@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ledger_pipeline.odoo.correction_report import InvoiceNet
-from ledger_pipeline.odoo.corrections import DEAD_PAYMENT_STATES, INVOICE_FIELDS
+from ledger_pipeline.odoo.corrections import INVOICE_FIELDS
 from ledger_pipeline.odoo.ledger_setup import CORRECTION_FIELD, SOURCE_FIELD
+from ledger_pipeline.odoo.payments import DEAD_PAYMENT_STATES
 from ledger_pipeline.odoo.transport import OdooTransport
 from ledger_pipeline.odoo.values import m2o_id, m2o_name, money, text
 

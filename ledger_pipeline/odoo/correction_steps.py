@@ -80,13 +80,13 @@ def accounting_date(
     redated: list[Redated] | None,
 ) -> date:
     """The accounting date of a part; a lock's move is recorded (once, when it is made)."""
-    accounting = state.locks.accounting_date(day, journal, has_tax=has_tax)
+    moved = state.locks.redating(f"{what} {work.key}", day, journal, has_tax=has_tax)
+    accounting = moved.accounting_date if moved else day
     if work.accounting_date is None:
         work.accounting_date = accounting
-    if accounting != day and redated is not None:
-        lock = state.locks.lock_for(journal, has_tax=has_tax)
-        redated.append(Redated(f"{what} {work.key}", day, accounting, lock))
-        work.notes.append(f"{what} dated {accounting}: {day} is locked (up to {lock})")
+    if moved is not None and redated is not None:
+        redated.append(moved)
+        work.notes.append(f"{what} dated {accounting}: {day} is locked (up to {moved.lock})")
     return accounting
 
 

@@ -45,6 +45,7 @@ from ledger_pipeline.odoo.ledger_setup import (
     SOURCE_FIELD,
     LedgerState,
 )
+from ledger_pipeline.odoo.payments import DEAD_PAYMENT_STATES
 from ledger_pipeline.odoo.transport import OdooTransport
 from ledger_pipeline.odoo.values import m2o_name, text
 
@@ -64,7 +65,6 @@ INVOICE_FIELDS = [
     "payment_state",
     SOURCE_FIELD,
 ]
-DEAD_PAYMENT_STATES = {"canceled", "cancel", "rejected"}
 
 
 def book_corrections(

@@ -50,11 +50,9 @@ def payment_date(work: InvoiceWork, locks: LockDates) -> date:
 
 def payment_redated(work: InvoiceWork, locks: LockDates) -> Redated | None:
     """The re-dating of this invoice's payment, or None when its date is open."""
-    source, moved = work.plan.payment.date, payment_date(work, locks)
-    if moved == source:
-        return None
-    lock = locks.lock_for(JournalKind.BANK, has_tax=False)
-    return Redated(f"payment of invoice {work.key}", source, moved, lock)
+    return locks.redating(
+        f"payment of invoice {work.key}", work.plan.payment.date, JournalKind.BANK, has_tax=False
+    )
 
 
 def payment_memo(work: InvoiceWork) -> str:

@@ -232,11 +232,12 @@ def accounting_date(plan: PlannedMove, locks: LockDates) -> date:
 
 def invoice_redated(plan: PlannedMove, locks: LockDates) -> Redated | None:
     """The re-dating of this invoice's move, or None when its invoice date is open."""
-    moved = accounting_date(plan, locks)
-    if moved == plan.invoice_date:
-        return None
-    lock = locks.lock_for(JournalKind.SALE, has_tax=bool(plan.tax_name))
-    return Redated(f"invoice {plan.invoice_id}", plan.invoice_date, moved, lock)
+    return locks.redating(
+        f"invoice {plan.invoice_id}",
+        plan.invoice_date,
+        JournalKind.SALE,
+        has_tax=bool(plan.tax_name),
+    )
 
 
 def header_vals(work: InvoiceWork, state: LedgerState) -> dict[str, Any]:
