@@ -39,7 +39,13 @@ from ledger_pipeline.ledger.money import from_minor_units
 from ledger_pipeline.ledger.soundness import shown
 from ledger_pipeline.sources.changes import FeedRead
 from ledger_pipeline.sources.common import time_zone
-from ledger_pipeline.sources.stripe import NO_CREDENTIALS, PAGE_SIZE, StripeDown, describe
+from ledger_pipeline.sources.stripe import (
+    NO_CREDENTIALS,
+    PAGE_SIZE,
+    StripeDown,
+    describe,
+    local_date,
+)
 
 if TYPE_CHECKING:
     from ledger_pipeline.sources.stripe import StripeVerifier
@@ -374,7 +380,7 @@ class _FeedReader:
         return found
 
     def _date(self, unix: int) -> date:
-        return datetime.fromtimestamp(unix, self._zone).date()
+        return local_date(unix, self._zone)
 
     def _invoice(self, seen: _Seen, kind: CorrectionKind) -> SourceCorrection:
         raw = seen.obj
