@@ -39,10 +39,10 @@ def source_nets(
     notes the Lago feed read in full this run (none known when it was not read).
     """
     lago_read = any(f.read and f.system == BillingSystem.LAGO for f in corrections.feeds)
-    lago_notes: dict[str, list[SourceCorrection]] = defaultdict(list)
+    notes_by_ref: dict[str, list[SourceCorrection]] = defaultdict(list)
     for source in corrections.sources:
         if source.kind is CorrectionKind.CREDIT_NOTE and source.status not in _VOID:
-            lago_notes[source.invoice_ref.strip().lower()].append(source)
+            notes_by_ref[source.invoice_ref.strip().lower()].append(source)
     nets = {}
     for invoice_id, verification in verified.verifications.items():
         facts = verification.facts
@@ -51,7 +51,7 @@ def source_nets(
         if facts.system is BillingSystem.STRIPE:
             nets[invoice_id] = SourceNet(facts.credit_notes, facts.pre_payment_credit)
         elif lago_read:
-            notes = lago_notes.get(refs.get(invoice_id, "").lower(), [])
+            notes = notes_by_ref.get(refs.get(invoice_id, "").lower(), [])
             nets[invoice_id] = SourceNet(
                 sum((n.total for n in notes), ZERO), sum((n.pre_payment for n in notes), ZERO)
             )
