@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 from . import domains, texts
+from . import read_group as grouping
 from .errors import MissingError, ServerError, ValidationError, type_error, value_error
 from .fields import (
     MAGIC_FIELDS,
@@ -481,6 +482,21 @@ class Model:
                 row[name] = self.export(specs[name], self.value(record, name))
             rows.append(row)
         return rows
+
+    @api("domain", "fields", "groupby", model=True, offset=0, limit=None, orderby=False, lazy=True)
+    def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True):
+        return grouping.read_group(self, domain, fields, groupby, offset, limit, orderby, lazy)
+
+    @api("domain", model=True, groupby=(), aggregates=(), having=(), offset=0, limit=None,
+         order=None)  # fmt: skip
+    def formatted_read_group(
+        self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
+    ):
+        return grouping.formatted_read_group(
+            self, domain, groupby, aggregates, having, offset, limit, order
+        )
+
+    formatted_read_group.rpc_versions = (19,)  # new in Odoo 19 (read_group is 18's)
 
     @api("vals_list", model=True)
     def create(self, vals_list):

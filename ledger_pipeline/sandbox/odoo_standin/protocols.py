@@ -100,7 +100,7 @@ class Caller:
             raise NotFound(message) if self.json2 else UserError(message)
         function = getattr(cls, method, None)
         signature = getattr(function, "rpc", None)
-        if signature is None:
+        if signature is None or self.version not in getattr(function, "rpc_versions", (18, 19)):
             message = texts.text(self.version, "unknown_method", model=model, method=method)
             raise (
                 NotFound(message) if self.json2 else ServerError("builtins.AttributeError", message)
