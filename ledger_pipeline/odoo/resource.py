@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
+from datetime import date
 from typing import Literal
 
 import dagster as dg
@@ -11,6 +12,7 @@ from pydantic import Field
 
 from ledger_pipeline.ledger.corrections import PlannedCorrection
 from ledger_pipeline.ledger.model import PlannedMove
+from ledger_pipeline.ledger.month_close import JournalItemGroup
 from ledger_pipeline.ledger.taxes import SaleTax, TaxRounding
 from ledger_pipeline.odoo.booking import book_moves
 from ledger_pipeline.odoo.correction_readback import KeyedRecords, read_corrections, read_keyed
@@ -19,6 +21,7 @@ from ledger_pipeline.odoo.corrections import book_corrections
 from ledger_pipeline.odoo.lease import LeaseBusy, OdooLease
 from ledger_pipeline.odoo.ledger_setup import read_company
 from ledger_pipeline.odoo.maintenance import PruneReport, prune_metered_shadow
+from ledger_pipeline.odoo.month_close_readback import read_month_groups
 from ledger_pipeline.odoo.readback import LedgerReadBack, read_back
 from ledger_pipeline.odoo.report import BookingReport
 from ledger_pipeline.odoo.tax_catalogue import read_sale_taxes
@@ -132,6 +135,13 @@ class OdooLedger(dg.ConfigurableResource):
         """Per corrected invoice: its total, residual, payment state, credit notes and refunds."""
         with self._connect(read_only=True) as odoo:
             return read_corrections(odoo, invoice_refs, correction_keys=correction_keys)
+
+    def read_month_groups(self, month_start: date, month_end: date) -> list[JournalItemGroup]:
+        """The posted journal items dated in [month_start, month_end), per scope (invoices,
+        corrections, payments), account, currency and tax line: grouped reads, at most 5 calls
+        whatever the month's size (see `month_close_readback`)."""
+        with self._connect(read_only=True) as odoo:
+            return read_month_groups(odoo, month_start, month_end)
 
     def read_keyed(self, keys: Sequence[str]) -> dict[str, KeyedRecords]:
         """Per correction key: the moves and refund payments Odoo holds under it."""

@@ -47,6 +47,8 @@ READ_METHODS = frozenset(
         "search_read",
         "search_count",
         "read",
+        "read_group",  # Odoo 18's grouped read (deprecated on 19)
+        "formatted_read_group",  # Odoo 19's
         "fields_get",
         "check_object_reference",
         "context_get",
