@@ -232,3 +232,14 @@ def test_a_month_must_end_after_it_starts(standin):
 def test_sums_become_exact_decimals(sent, currency, exact):
     assert exact_sum(sent, currency) == D(exact)
     assert str(exact_sum(sent, currency)) == exact
+
+
+def test_odoo_19_over_json_rpc_reads_the_same_groups_with_its_deprecated_read_group(standin):
+    if standin.version < 19:
+        pytest.skip("JSON-RPC is Odoo 18's only protocol")
+    ledger_for(standin).book(_april(standin.version))
+    over_json2 = ledger_for(standin).read_month_groups(*APRIL)
+    standin.reset_counts()
+    over_jsonrpc = ledger_for(standin, protocol="jsonrpc").read_month_groups(*APRIL)
+    assert over_jsonrpc == over_json2 and over_json2
+    assert standin.call_counts()[("account.move.line", "read_group")] == 2

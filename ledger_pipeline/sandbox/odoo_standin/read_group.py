@@ -12,6 +12,9 @@ their values (a many2one by its model's `_order`), empty values last. `read_grou
 aggregate by its field name ("balance"), counts in `__count` (or `<field>_count` when lazy with
 one groupby) and gives each group its `__domain`; `formatted_read_group` keys an aggregate by
 its spec ("balance:sum"), counts only when "__count" is asked and gives `__extra_domain`.
+Both domains are written as Odoo 18's `expression.AND` writes them (explicit `&` prefixes); 19
+builds them with its `Domain` class, whose list form may be ordered or simplified differently
+while selecting the same records.
 Date granularities, dotted groupbys and `having` are not played: asked for, the stand-in says
 so in a server error rather than answer differently from Odoo.
 """
