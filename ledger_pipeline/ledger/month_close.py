@@ -5,6 +5,12 @@ corrections, its payments), per line (an income account, a sale tax, the receiva
 outstanding account, an expense account) and per document currency, the sum of the journal
 items' `amount_currency` (debit positive, credit negative). A month is in parity when every
 figure's difference is zero. Pure: no I/O; money is `Decimal`.
+
+Lines: income accounts by code (NCR.HOSTING…), tax lines by component tax name ("5% GST"),
+RECEIVABLE for asset_receivable accounts, BANK_OUTSTANDING for NCSTR's outstanding receipts and
+payments (asset_current), expense accounts by code (NCR.BADDEBT, NCR.DISPUTEFEE). Where the source
+cannot know Odoo's split, Odoo's side is made coarser instead of the source guessing: every
+income and tax item of a correction's credit note is on CREDIT_NOTE_LINE.
 """
 
 from __future__ import annotations
@@ -228,10 +234,11 @@ def correction_figures(
 def figure_totals(
     dated: Iterable[DatedFigure], month_start: date, month_end: date
 ) -> dict[FigureKey, Decimal]:
-    """Σ per key of the figures dated from `month_start` to `month_end`, both included."""
+    """Σ per key of the figures dated in [month_start, month_end): `month_end` is the next
+    month's first day, as in Dagster's time windows and `read_month_groups`."""
     totals: dict[FigureKey, Decimal] = defaultdict(Decimal)
     for item in dated:
-        if month_start <= item.date <= month_end:
+        if month_start <= item.date < month_end:
             totals[item.figure.key] += item.figure.amount
     return dict(totals)
 

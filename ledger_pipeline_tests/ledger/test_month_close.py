@@ -60,7 +60,7 @@ from ledger_pipeline.sandbox.odoo_standin.taxes import TaxedLine, tax_amounts
 ODOO18 = PlanSettings()
 ODOO19 = PlanSettings(ODOO19_SALE_TAXES, TaxRounding.GLOBALLY)
 PERSON = Customer("u1", "Marie Tremblay", None, "marie@example.com", None)
-MARCH = (date(2026, 3, 1), date(2026, 3, 31))
+MARCH = (date(2026, 3, 1), date(2026, 4, 1))  # [start, end)
 DESCRIPTIONS = (
     "Odoo ERP Hosting - Pro",
     "Managed services (monthly)",
@@ -434,7 +434,7 @@ def test_parts_are_dated_on_the_accounting_date_and_the_refund_on_its_own_date()
 # -- totals and JSON --------------------------------------------------------------------------
 
 
-def test_figure_totals_keep_the_month_inclusive_of_both_ends():
+def test_figure_totals_take_the_first_day_and_leave_the_next_months_first_day_out():
     move = planned(invoice([item("Consulting", "10.00")], D(0), paid=D("10.00")))
     edges = {}
     for day in (date(2026, 2, 28), date(2026, 3, 1), date(2026, 3, 31), date(2026, 4, 1)):
