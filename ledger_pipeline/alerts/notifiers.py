@@ -25,6 +25,7 @@ SMTP_TIMEOUT_SECONDS = 20.0
 WEBHOOK_ATTEMPTS = 4
 MAX_RETRY_AFTER_SECONDS = 30.0  # a sensor tick must end: a longer pause waits for the next tick
 _BACKOFF_START, _BACKOFF_CAP = 0.5, 4.0
+MIN_TOKEN_LENGTH = 12  # shorter path parts ("services", "hooks") are words, not tokens
 
 
 class DeliveryError(Exception):
@@ -74,11 +75,11 @@ class WebhookNotifier:
         self._timeout = timeout
         self._sleep = sleep
         self._backoff_start = backoff_start
-        parts = requests.utils.urlparse(url.reveal())
-        _SECRET_FILTER.secrets.update(s for s in (url.reveal(), parts.path) if len(s) > 1)
+        self._secrets = _url_secrets(url.reveal())
+        _SECRET_FILTER.secrets.update(self._secrets)
 
     def secrets(self) -> tuple[str, ...]:
-        return (self._url.reveal(),)
+        return self._secrets
 
     def send(self, alert: Alert) -> None:
         options = {"sleep": self._sleep} if self._sleep else {}
@@ -198,6 +199,19 @@ def deliver(alert: Alert, notifiers: Sequence[Notifier], log) -> list[str]:
             log.error(f"alert '{alert.title}' not delivered: {exc}")
             failed.append(notifier.name)
     return failed
+
+
+def _url_secrets(url: str) -> tuple[str, ...]:
+    """The URL, its path and query, and each long part of them: a webhook's token is a path
+    segment (Slack, Mattermost) or a query value (Teams' `sig`), and may be quoted alone."""
+    parts = requests.utils.urlparse(url)
+    pieces = [
+        *parts.path.split("/"),
+        *(value for pair in parts.query.split("&") for value in pair.split("=")[1:]),
+    ]
+    found = {url, parts.path, parts.query, *(p for p in pieces if len(p) >= MIN_TOKEN_LENGTH)}
+    # longest first, so a URL is masked whole before its parts
+    return tuple(sorted((s for s in found if len(s) > 1), key=len, reverse=True))
 
 
 def _retry_after(response: requests.Response) -> float | None:

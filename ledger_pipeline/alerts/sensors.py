@@ -146,7 +146,7 @@ def _check_evaluations(instance: dg.DagsterInstance, after: int | None, now: flo
         if after is not None
         else dg.EventRecordsFilter(
             event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION,
-            after_timestamp=now - FIRST_LOOK_BACK_SECONDS,
+            after_timestamp=float(now - FIRST_LOOK_BACK_SECONDS),
         )
     )
     return instance.event_log_storage.get_event_records(
