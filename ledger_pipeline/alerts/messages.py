@@ -29,8 +29,8 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
         if secret:
             text = text.replace(secret, "***")
     text = _CREDENTIAL_URL.sub(r"\1***@", text)
-    text = _KEY_VALUE.sub(r"\1\2***", text)
-    return _BEARER.sub(r"\1 ***", text)
+    text = _BEARER.sub(r"\1 ***", text)  # first: "Authorization: Bearer x" keeps no x
+    return _KEY_VALUE.sub(r"\1\2***", text)
 
 
 def first_line(text: str) -> str:

@@ -246,3 +246,26 @@ def test_a_failed_sync_does_not_count_as_fresh(instance):
 
 def ran_at(instance, run_id: str) -> float:
     return instance.get_run_record_by_id(run_id).end_time
+
+
+def test_the_first_check_tick_reports_only_the_last_days_failures(instance):
+    ran = dg.materialize([invoices, has_customers], instance=instance)
+    with WebhookReceiver() as receiver:
+        clock = Clock(ran_at(instance, ran.run_id) + 25 * HOUR)  # a day and more later
+        check_sensor = sensors(receiver.url, clock=clock)["alert_on_check_failure"]
+        first = tick(check_sensor, instance, None)
+        assert receiver.posts == []
+        again = dg.materialize([invoices, has_customers], instance=instance)
+        tick(check_sensor, instance, first.cursor)
+    (post,) = receiver.posts
+    assert post.body["text"].endswith(f"{DAGSTER_URL}/runs/{again.run_id}")
+
+
+def test_without_a_notifier_alerts_are_logged_and_nothing_fails(instance, caplog):
+    caplog.set_level(logging.INFO)
+    built = {s.name: s for s in build_alert_sensors(AlertSettings(), clock=Clock(0))}
+    assert build_alert_sensors(AlertSettings())  # from settings alone: no notifier
+    dg.materialize([invoices, has_customers], instance=instance)
+    result = tick(built["alert_on_check_failure"], instance, None, log_to=caplog.handler)
+    assert json.loads(result.cursor)["outbox"] == []
+    assert "no notifier configured; alert logged only:\n1 asset check failed" in caplog.text
