@@ -24,9 +24,9 @@ from ledger_pipeline.alerts.settings import AlertSettings
 SYNC_JOB = "daily_ledger_sync"
 UNDELIVERED_TAG = "ledger/alert_undelivered"
 PARTITION_TAGS = (
-    ("partition", "dagster/partition"),
-    ("partitions from", "dagster/asset_partition_range_start"),
-    ("partitions to", "dagster/asset_partition_range_end"),
+    ("Partition", "dagster/partition"),
+    ("Partitions from", "dagster/asset_partition_range_start"),
+    ("Partitions to", "dagster/asset_partition_range_end"),
 )
 FIRST_LOOK_BACK_SECONDS = 24 * 3600  # a check sensor's first tick reports the last day's failures
 EVALUATIONS_PER_TICK = 1000

@@ -111,8 +111,8 @@ def test_a_failed_run_is_alerted_once(instance):
         f"Run: {failed.run_id}\n"
         "Failed steps: booked_invoices\n"
         "Error: booked_invoices: ValueError: Odoo refused the move password=***\n"
-        "partitions from: 2026-01-01\n"
-        "partitions to: 2026-01-31\n"
+        "Partitions from: 2026-01-01\n"
+        "Partitions to: 2026-01-31\n"
         f"Open in Dagster: {DAGSTER_URL}/runs/{failed.run_id}"
     )
     assert UNDELIVERED_TAG not in instance.get_run_by_id(failed.run_id).tags
