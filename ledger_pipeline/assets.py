@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from ledger_pipeline.close_figures import invoice_source_figures, record_source_figures
 from ledger_pipeline.config import ExtractConfig, PlanConfig, PostConfig, VerifyConfig
 from ledger_pipeline.ledger import summary
 from ledger_pipeline.ledger.claims import Claims, resolve_claims, shown
@@ -42,16 +43,19 @@ from ledger_pipeline.sources.verification import billing_system, verify_invoices
 
 GROUP = "nexacloud_ledger"
 UNVERIFIED_METADATA_KEY = "unverified_invoices"
+UNVERIFIED_MONTHS_KEY = "unverified_months"
 
 
-@dg.asset(group_name=GROUP, kinds={"postgres"})
 def nexacloud_invoices(
     context: dg.AssetExecutionContext, config: ExtractConfig, nexacloud: NexaCloudReader
 ) -> dg.MaterializeResult:
-    """NexaCloud's invoices with their items and customers, read-only from its database."""
-    invoices = tuple(nexacloud.iter_invoices(config.invoice_filter()))
-    extract = InvoiceExtract(invoices, config.zone, config.describe())
+    """NexaCloud's invoices of the run's months with their items and customers, read-only from
+    its database."""
+    months = tuple(context.partition_keys)
+    invoices = tuple(nexacloud.iter_invoices(config.invoice_filter(months)))
+    extract = InvoiceExtract(invoices, config.zone, config.describe(months), months)
     by_source = Counter(str(billing_system(inv.source_ref) or "none") for inv in invoices)
+    by_month = Counter(extract.month_of().values())
     context.log.info(f"read {len(invoices)} NexaCloud invoices ({extract.selection})")
     return dg.MaterializeResult(
         value=extract,
@@ -60,11 +64,11 @@ def nexacloud_invoices(
             "selection": extract.selection,
             "time_zone": config.zone,
             "by_billing_system": dg.MetadataValue.json(dict(sorted(by_source.items()))),
+            "by_month": dg.MetadataValue.json({m[:7]: by_month.get(m, 0) for m in months}),
         },
     )
 
 
-@dg.asset(group_name=GROUP, kinds={"stripe", "api"})
 def verified_invoices(
     context: dg.AssetExecutionContext,
     config: VerifyConfig,
@@ -109,6 +113,7 @@ def verified_invoices(
         for i, v in sorted(verifications.items())
         if v.disagreements
     ]
+    month_of = extract.month_of()
     context.log.info(f"verification outcomes: {dict(outcomes)}")
     return dg.MaterializeResult(
         value=result,
@@ -120,13 +125,16 @@ def verified_invoices(
             UNVERIFIED_METADATA_KEY: dg.MetadataValue.json(
                 {row["invoice_id"]: row["reason"] for row in unverified}
             ),
+            # ... and this, to ask for it in the invoices' own months.
+            UNVERIFIED_MONTHS_KEY: dg.MetadataValue.json(
+                {row["invoice_id"]: month_of.get(row["invoice_id"]) for row in unverified}
+            ),
             "unverified": table(unverified, ["invoice_id", "outcome", "reason"]),
             "source_disagreements": table(disagreements, ["invoice_id", "disagreement"]),
         },
     )
 
 
-@dg.asset(group_name=GROUP, kinds={"python"})
 def ledger_plan(
     context: dg.AssetExecutionContext,
     config: PlanConfig,
@@ -141,7 +149,9 @@ def ledger_plan(
     decisions = tuple(
         _decide(invoice, verified, settings, claims) for invoice in nexacloud_invoices.invoices
     )
-    plan = LedgerPlan(decisions, verified.source_of_truth, catalogue_origin, str(settings.rounding))
+    plan = LedgerPlan(
+        decisions, verified.source_of_truth, catalogue_origin, str(settings.rounding), settings
+    )
     counts = summary.outcome_counts(decisions)
     context.log.info(f"ledger plan: {counts}")
     return dg.MaterializeResult(
@@ -229,7 +239,6 @@ def _decide(
     )
 
 
-@dg.asset(group_name=GROUP, kinds={"odoo"}, pool="odoo_ledger")
 def odoo_invoices(
     context: dg.AssetExecutionContext,
     config: PostConfig,
@@ -253,6 +262,8 @@ def odoo_invoices(
     context.log.info(f"Odoo booking: {dict(report.summary)}; final states {dict(states)}")
     if report.aborted:
         context.log.error(f"Odoo became unusable mid-run: {report.aborted}")
+    if not report.dry_run:  # the month-end close's source side
+        record_source_figures(context, invoice_source_figures(booking, outcomes), "odoo_invoices")
     return dg.MaterializeResult(
         value=booking,
         metadata=booking_metadata(report, outcomes, states, booked_totals(ledger_plan, outcomes)),

@@ -8,13 +8,14 @@ materializing from the UI books exactly as the scheduled job does.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dagster as dg
 from pydantic import Field, field_validator
 
 from ledger_pipeline.ledger.stages import SourceOfTruth
+from ledger_pipeline.partitions import months_window
 from ledger_pipeline.settings import (
     MAX_LOOKBACK_DAYS,
     TAX_CATALOGUES,
@@ -24,26 +25,14 @@ from ledger_pipeline.settings import (
 from ledger_pipeline.sources.nexacloud import InvoiceFilter
 
 
-def parse_moment(value: str, tz: ZoneInfo) -> datetime:
-    """An ISO date (midnight in `tz`) or datetime (naive ones are read in `tz`)."""
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not an ISO date or datetime (e.g. 2026-03-01)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=tz)  # a plain date is midnight
-
-
 class ExtractConfig(dg.Config):
-    """Which NexaCloud invoices this run reads, and the time zone of its dates."""
+    """Which NexaCloud invoices of the run's months this run reads, and the time zone of its dates.
 
-    created_since: str | None = Field(
-        default=None, description="ISO date or datetime, inclusive, in time_zone"
-    )
-    created_until: str | None = Field(
-        default=None, description="ISO date or datetime, exclusive, in time_zone"
-    )
+    The months are the run's partitions (the accounting months it books)."""
+
     invoice_ids: list[str] = Field(
-        default_factory=list, description="only these NexaCloud invoice ids (empty: all)"
+        default_factory=list,
+        description="only these NexaCloud invoice ids among the months' invoices (empty: all)",
     )
     time_zone: str | None = Field(
         default=None,
@@ -65,22 +54,21 @@ class ExtractConfig(dg.Config):
     def zone(self) -> str:
         return self.time_zone or LedgerSettings.from_env().time_zone
 
-    def invoice_filter(self) -> InvoiceFilter:
-        tz = ZoneInfo(self.zone)
+    def invoice_filter(self, months: Sequence[str]) -> InvoiceFilter:
+        """The invoices NexaCloud created in these months (in `zone`), the explicit ids only
+        when some are given."""
+        since, until = months_window(months, self.zone)
         return InvoiceFilter(
-            created_since=parse_moment(self.created_since, tz) if self.created_since else None,
-            created_until=parse_moment(self.created_until, tz) if self.created_until else None,
-            invoice_ids=tuple(self.invoice_ids) or None,
+            created_since=since, created_until=until, invoice_ids=tuple(self.invoice_ids) or None
         )
 
-    def describe(self) -> str:
-        parts = []
+    def describe(self, months: Sequence[str]) -> str:
+        first, last = min(months)[:7], max(months)[:7]
+        span = f"created in {first}" if first == last else f"created {first} to {last}"
+        parts = [f"{span} ({self.zone})"]
         if self.invoice_ids:
             parts.append(f"{len(self.invoice_ids)} explicit invoice id(s)")
-        if self.created_since or self.created_until:
-            since, until = self.created_since or "the beginning", self.created_until or "now"
-            parts.append(f"created from {since} until {until} ({self.zone})")
-        return "; ".join(parts) or "every invoice"
+        return "; ".join(parts)
 
 
 class VerifyConfig(dg.Config):

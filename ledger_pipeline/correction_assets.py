@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from ledger_pipeline.assets import GROUP
+from ledger_pipeline.close_figures import correction_source_figures, record_source_figures
 from ledger_pipeline.config import CorrectionPostConfig, CorrectionsConfig
 from ledger_pipeline.feed_cursors import (
     CURSOR_METADATA_KEY,
@@ -62,7 +62,6 @@ class CorrectionBooking:
     dry_run: bool
 
 
-@dg.asset(group_name=GROUP, kinds={"stripe", "api"})
 def source_corrections(
     context: dg.AssetExecutionContext,
     config: CorrectionsConfig,
@@ -229,7 +228,6 @@ def _seen(source: SourceCorrection) -> datetime:
     return source.seen_at or datetime.min.replace(tzinfo=ZoneInfo("UTC"))
 
 
-@dg.asset(group_name=GROUP, kinds={"odoo"}, pool="odoo_ledger")
 def odoo_corrections(
     context: dg.AssetExecutionContext,
     config: CorrectionPostConfig,
@@ -247,6 +245,7 @@ def odoo_corrections(
     retried = _retried_invoices(nexacloud_invoices, odoo_invoices)
     cursors = _cursors(source_corrections, report, retried, dry_run=config.dry_run)
     booking = CorrectionBooking(source_corrections, report, cursors, config.dry_run)
+    record_source_figures(context, correction_source_figures(booking), "odoo_corrections")
     if report is not None:
         context.log.info(f"corrections booked in Odoo: {dict(report.summary)}")
         if report.aborted:

@@ -1,4 +1,8 @@
-"""Jobs: the automatic daily sync, and the manual path a person runs by hand (DESIGN §5)."""
+"""Jobs: the automatic daily sync, and the manual path a person runs by hand (DESIGN §5).
+
+Every job books whole accounting months (the chain's partitions): a person picks the months in
+the launchpad or backfills a range from the UI; the schedule and the sensor pick them themselves.
+"""
 
 import dagster as dg
 
@@ -12,6 +16,7 @@ CHAIN = dg.AssetSelection.assets(
     "odoo_invoices",
     "source_corrections",
     "odoo_corrections",
+    "month_end_close",
 )
 
 
@@ -22,8 +27,6 @@ def chain_run_config(
     dry_run: bool,
     post: bool,
     register_payments: bool,
-    created_since: str | None = None,
-    created_until: str | None = None,
     invoice_ids: list[str] | None = None,
 ) -> dict:
     """Run config for the whole chain: each asset gets the choices that concern it."""
@@ -32,8 +35,6 @@ def chain_run_config(
             "nexacloud_invoices": {
                 "config": {
                     "time_zone": settings.time_zone,
-                    "created_since": created_since,
-                    "created_until": created_until,
                     "invoice_ids": list(invoice_ids or []),
                 }
             },
@@ -65,10 +66,7 @@ def chain_run_config(
 
 
 def daily_sync_run_config(
-    settings: LedgerSettings,
-    *,
-    created_since: str | None = None,
-    invoice_ids: list[str] | None = None,
+    settings: LedgerSettings, *, invoice_ids: list[str] | None = None
 ) -> dict:
     """The automatic path's run config (schedule, sensor, sandbox): verified, posted, paid."""
     return chain_run_config(
@@ -77,7 +75,6 @@ def daily_sync_run_config(
         dry_run=False,
         post=True,
         register_payments=True,
-        created_since=created_since,
         invoice_ids=invoice_ids,
     )
 

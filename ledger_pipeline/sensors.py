@@ -5,8 +5,9 @@ import time
 
 import dagster as dg
 
-from ledger_pipeline.assets import UNVERIFIED_METADATA_KEY
+from ledger_pipeline.assets import UNVERIFIED_METADATA_KEY, UNVERIFIED_MONTHS_KEY
 from ledger_pipeline.jobs import daily_sync_run_config
+from ledger_pipeline.partitions import range_tags
 from ledger_pipeline.settings import LedgerSettings
 from ledger_pipeline.unverified_tracker import (
     BackoffPolicy,
@@ -46,11 +47,12 @@ def build_unverified_sensor(
         for record in records:
             metadata = record.asset_materialization.metadata
             unverified = metadata.get(UNVERIFIED_METADATA_KEY)
+            months = metadata.get(UNVERIFIED_MONTHS_KEY)
             run = context.instance.get_run_by_id(record.run_id)
             retry_key = run.tags.get(RETRY_TAG) if run else None
             observe_run(
                 state, record.storage_id, unverified.value if unverified else {}, retry_key,
-                now, policy,
+                now, policy, months.value if months else None,
             )  # fmt: skip
 
         stale = overdue(state, now, policy)
@@ -69,12 +71,20 @@ def build_unverified_sensor(
                 if waiting
                 else "nothing unverified"
             )
+        months = {state.pending[i].month for i in ready if state.pending[i].month}
+        if not months:  # recorded before runs were monthly: nothing says where they are
+            context.log.warning(f"no accounting month known for {', '.join(ready[:20])}")
+            for invoice_id in ready:
+                state.pending.pop(invoice_id, None)
+            context.update_cursor(state.to_json())
+            return dg.SkipReason("unverified invoices without a month were dropped")
         run_key = request_retry(state, ready, now, policy)
         context.update_cursor(state.to_json())
+        # One run over the invoices' months; the ids keep it to just them.
         return dg.RunRequest(
             run_key=run_key,
             run_config=daily_sync_run_config(settings, invoice_ids=ready),
-            tags={RETRY_TAG: run_key},
+            tags={RETRY_TAG: run_key, **range_tags(months)},
         )
 
     return unverified_invoices_sensor

@@ -4,8 +4,11 @@
 | --- | --- | --- |
 | LEDGER_TIME_ZONE | UTC | an IANA zone: invoice and payment dates, the schedule |
 | LEDGER_SYNC_HOUR | 6 | an integer 0–23: hour of the daily sync, in LEDGER_TIME_ZONE |
-| LEDGER_SYNC_LOOKBACK_DAYS | 35 | an integer 1–3650: the daily sync re-reads invoices created this
-  many days back, so late finalizations and late payments are booked |
+| LEDGER_FIRST_MONTH | 2024-01 | a month YYYY-MM: the first accounting month (partition) |
+| LEDGER_CLOSE_DAY | 10 | an integer 1–28: the daily sync books the previous month too through
+  this day of the month, so late finalizations and payments land before the month is closed |
+| LEDGER_SYNC_LOOKBACK_DAYS | 35 | an integer 1–3650: without a cursor, the change feeds re-read
+  this many days of source history |
 | LEDGER_TAX_CATALOGUE | odoo | odoo (read from Odoo), odoo18 or odoo19 (built-in charts) |
 | LEDGER_TAX_TIE_PREFERENCE | (none) | comma-separated sale tax names that win equal-amount ties |
 | LEDGER_UNVERIFIED_REPORT_HOURS | 72 | hours > 0: unverified for longer is reported by the sensor |
@@ -21,8 +24,10 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -104,6 +109,18 @@ class EnvReader:
             return default
         return number
 
+    def month(self, name: str, default: str) -> str:
+        """A month as YYYY-MM (from 1970 on)."""
+        value = self.raw(name)
+        if value is None:
+            return default
+        if not re.fullmatch(r"\d{4}-\d{2}", value) or not (
+            int(value[:4]) >= 1970 and 1 <= int(value[5:]) <= 12
+        ):
+            self._bad(name, "a month YYYY-MM from 1970 on (e.g. 2024-01)", value)
+            return default
+        return value
+
     def zone(self, name: str, default: str) -> str:
         value = self.raw(name)
         if value is None:
@@ -158,6 +175,8 @@ class EnvReader:
 class LedgerSettings:
     time_zone: str = "UTC"
     sync_hour: int = 6
+    first_month: str = "2024-01"
+    close_day: int = 10
     sync_lookback_days: int = 35
     tax_catalogue: str = "odoo"
     tax_tie_preference: tuple[str, ...] = ()
@@ -172,6 +191,8 @@ class LedgerSettings:
         settings = cls(
             time_zone=read.zone("LEDGER_TIME_ZONE", cls.time_zone),
             sync_hour=read.integer("LEDGER_SYNC_HOUR", 0, 23, default=cls.sync_hour),
+            first_month=read.month("LEDGER_FIRST_MONTH", cls.first_month),
+            close_day=read.integer("LEDGER_CLOSE_DAY", 1, 28, default=cls.close_day),
             sync_lookback_days=read.integer(
                 "LEDGER_SYNC_LOOKBACK_DAYS", 1, MAX_LOOKBACK_DAYS, cls.sync_lookback_days, "days"
             ),
@@ -186,3 +207,8 @@ class LedgerSettings:
         )
         read.check()
         return settings
+
+    @property
+    def first_day(self) -> date:
+        """The first day of the first accounting month."""
+        return date(int(self.first_month[:4]), int(self.first_month[5:]), 1)

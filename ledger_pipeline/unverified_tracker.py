@@ -32,6 +32,7 @@ class Pending:
     attempts: int = 0
     next_at: float = 0.0
     reason: str = ""
+    month: str = ""  # its accounting month: a retry run books that partition
 
 
 @dataclass
@@ -62,8 +63,10 @@ def observe_run(
     retry_run_key: str | None,
     now: float,
     policy: BackoffPolicy,
+    months: dict[str, str] | None = None,
 ) -> None:
-    """Take in one verified_invoices materialization: `unverified` maps id → reason.
+    """Take in one verified_invoices materialization: `unverified` maps id → reason, `months`
+    id → accounting month.
 
     `retry_run_key` is set when the run was one this sensor asked for: the ids it asked about
     that are no longer unverified are done.
@@ -75,9 +78,11 @@ def observe_run(
             state.pending.pop(invoice_id, None)
     for invoice_id, reason in unverified.items():
         entry = state.pending.get(invoice_id)
+        month = (months or {}).get(invoice_id) or ""
         if entry is None:
-            state.pending[invoice_id] = Pending(now, 0, now + policy.delay(1), reason)
+            state.pending[invoice_id] = Pending(now, 0, now + policy.delay(1), reason, month)
         else:
+            entry.month = month or entry.month
             entry.reason = reason
             entry.next_at = max(entry.next_at, now + policy.delay(entry.attempts))
 

@@ -52,3 +52,12 @@ def resources_for(world, **odoo_settings) -> dict:
             **odoo_settings,
         ),
     }
+
+
+def all_months(settings=None) -> dict[str, str]:
+    """Run tags for one run over every accounting month (the sample spans 2024-06 to 2026-10)."""
+    from ledger_pipeline.partitions import accounting_months, range_tags
+    from ledger_pipeline.settings import LedgerSettings
+
+    months = accounting_months(settings or LedgerSettings())
+    return range_tags([months.get_first_partition_key(), months.get_last_partition_key()])

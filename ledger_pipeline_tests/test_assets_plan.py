@@ -7,16 +7,22 @@ import psycopg2
 import pytest
 
 from ledger_pipeline import assets, checks
+from ledger_pipeline.chain import chain_assets
+from ledger_pipeline.io_manager import MonthRangeIOManager
 from ledger_pipeline.ledger.model import PlanOutcome
 from ledger_pipeline.odoo.resource import OdooLedger
+from ledger_pipeline.partitions import accounting_months
 from ledger_pipeline.sandbox.billing_scenarios import SourceScenario, scenario_for
 from ledger_pipeline.sandbox.lago_standin import LagoStandIn
 from ledger_pipeline.sandbox.sample_data import load_sample_database, sample_invoices
 from ledger_pipeline.sandbox.stripe_standin import StripeStandIn
+from ledger_pipeline.settings import LedgerSettings
 from ledger_pipeline.sources.lago import LagoVerifier
 from ledger_pipeline.sources.nexacloud import NexaCloudReader
 from ledger_pipeline.sources.stripe import StripeVerifier
+from ledger_pipeline_tests.conftest import all_months
 
+SETTINGS = LedgerSettings(time_zone="America/Toronto")
 PLAN_ASSETS = ["nexacloud_invoices", "verified_invoices", "ledger_plan"]
 UNUSED_ODOO = OdooLedger(url="http://127.0.0.1:9", database="unused", api_key="unused")
 
@@ -35,12 +41,13 @@ def run_config(source_of_truth="nexacloud", catalogue="odoo18", tie=(), **extrac
 
 def materialize(resources, config, instance=None):
     return dg.materialize(
-        [*dg.load_assets_from_modules([assets]), *dg.load_asset_checks_from_modules([checks])],
+        [*chain_assets(accounting_months(SETTINGS)), *dg.load_asset_checks_from_modules([checks])],
         selection=PLAN_ASSETS,
-        resources={"odoo": UNUSED_ODOO, **resources},
+        resources={"odoo": UNUSED_ODOO, "io_manager": MonthRangeIOManager(), **resources},
         run_config=config,
         instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
+        tags=all_months(SETTINGS),
     )
 
 

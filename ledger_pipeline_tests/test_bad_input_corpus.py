@@ -31,7 +31,7 @@ from ledger_pipeline.sandbox.odoo_standin import OdooStandIn
 from ledger_pipeline.sandbox.postgres import temporary_database
 from ledger_pipeline.sandbox.stripe_standin import StripeStandIn
 from ledger_pipeline.settings import LedgerSettings
-from ledger_pipeline_tests.conftest import resources_for
+from ledger_pipeline_tests.conftest import all_months, resources_for
 from ledger_pipeline_tests.nexacloud_rows import create_loose_schema, insert_rows
 
 SETTINGS = LedgerSettings(time_zone="America/Toronto", tax_tie_preference=("12% GST+PST BC",))
@@ -380,7 +380,10 @@ def corpus() -> CorpusRun:
                     invoice_ids=ids,
                 )
                 result = defs.resolve_job_def(job).execute_in_process(
-                    run_config=config, instance=instance, raise_on_error=False
+                    run_config=config,
+                    instance=instance,
+                    raise_on_error=False,
+                    tags=all_months(SETTINGS),
                 )
                 assert result.success, path
                 results.append(result)

@@ -6,28 +6,37 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from ledger_pipeline.config import ExtractConfig, PlanConfig, VerifyConfig, parse_moment
+from ledger_pipeline.config import ExtractConfig, PlanConfig, VerifyConfig
 
 TORONTO = ZoneInfo("America/Toronto")
 
 
-def test_a_plain_date_is_midnight_in_the_zone_and_an_offset_is_kept():
-    assert parse_moment("2026-03-01", TORONTO) == datetime(2026, 3, 1, tzinfo=TORONTO)
-    assert parse_moment("2026-03-01T10:00:00+00:00", TORONTO).utcoffset().total_seconds() == 0
-
-
-def test_the_window_is_half_open_in_the_configured_zone():
-    selection = ExtractConfig(
-        created_since="2026-01-01", created_until="2026-02-01", time_zone="America/Toronto"
-    ).invoice_filter()
+def test_the_months_window_is_half_open_in_the_configured_zone():
+    config = ExtractConfig(time_zone="America/Toronto")
+    selection = config.invoice_filter(["2026-01-01"])
     assert selection.created_since == datetime(2026, 1, 1, tzinfo=TORONTO)
     assert selection.created_until == datetime(2026, 2, 1, tzinfo=TORONTO)
     assert selection.invoice_ids is None
+    # A range of months, in any order, and across a year's end.
+    selection = config.invoice_filter(["2026-02-01", "2025-12-01", "2026-01-01"])
+    assert selection.created_since == datetime(2025, 12, 1, tzinfo=TORONTO)
+    assert selection.created_until == datetime(2026, 3, 1, tzinfo=TORONTO)
+    assert config.describe(["2025-12-01", "2026-02-01"]) == (
+        "created 2025-12 to 2026-02 (America/Toronto)"
+    )
+
+
+def test_explicit_ids_stay_within_the_months():
+    selection = ExtractConfig(invoice_ids=["7", "9"], time_zone="UTC").invoice_filter(
+        ["2026-03-01"]
+    )
+    assert selection.invoice_ids == ("7", "9")
+    assert selection.created_since == datetime(2026, 3, 1, tzinfo=ZoneInfo("UTC"))
 
 
 def test_bad_values_are_named():
-    with pytest.raises(ValueError, match="'2026-13-01' is not an ISO date"):
-        ExtractConfig(created_since="2026-13-01", time_zone="UTC").invoice_filter()
+    with pytest.raises(ValueError, match="'2026-03-02' is not an accounting month"):
+        ExtractConfig(time_zone="UTC").invoice_filter(["2026-03-02"])
     with pytest.raises(ValidationError, match="unknown IANA time zone 'Mars/Olympus'"):
         ExtractConfig(time_zone="Mars/Olympus")
     with pytest.raises(ValidationError, match="'stripe' is not a valid SourceOfTruth"):

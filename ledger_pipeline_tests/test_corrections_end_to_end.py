@@ -20,7 +20,7 @@ from ledger_pipeline.odoo.transport import connect
 from ledger_pipeline.odoo.values import m2o_id
 from ledger_pipeline.sandbox import lago_corrections, stripe_corrections
 from ledger_pipeline.settings import LedgerSettings
-from ledger_pipeline_tests.conftest import resources_for
+from ledger_pipeline_tests.conftest import all_months, resources_for
 
 SETTINGS = LedgerSettings(
     time_zone="America/Toronto",
@@ -39,7 +39,10 @@ DONE = {CorrectionAction.BOOKED, CorrectionAction.COMPLETED, *SETTLED}
 
 def sync(defs, instance):
     return defs.resolve_job_def("daily_ledger_sync").execute_in_process(
-        run_config=daily_sync_run_config(SETTINGS), instance=instance, raise_on_error=False
+        run_config=daily_sync_run_config(SETTINGS),
+        instance=instance,
+        raise_on_error=False,
+        tags=all_months(SETTINGS),
     )
 
 

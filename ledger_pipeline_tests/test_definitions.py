@@ -23,11 +23,11 @@ def test_definitions_load_with_every_asset_check_job_schedule_and_sensor():
     graph = defs.resolve_asset_graph()
     assert {k.to_user_string() for k in graph.get_all_asset_keys()} == {
         "nexacloud_invoices", "verified_invoices", "ledger_plan", "odoo_invoices",
-        "source_corrections", "odoo_corrections",
+        "source_corrections", "odoo_corrections", "month_end_close",
     }  # fmt: skip
     assert {k.name for k in graph.asset_check_keys} == {
         "source_integrity", "source_agreement", "plan_parity", "ledger_parity",
-        "voided_invoices_reversed",
+        "voided_invoices_reversed", "month_in_parity",
     }  # fmt: skip
     for job in ("daily_ledger_sync", "backfill_ledger", "post_drafts", "post_and_reconcile_paid",
                 "prune_metered_shadow_job"):  # fmt: skip
@@ -49,7 +49,7 @@ def test_the_dagster_cli_validates_the_code_location(tmp_path):
     assert "Validation successful" in done.stdout + done.stderr
 
 
-def test_daily_schedule_runs_at_the_configured_hour_and_zone_with_a_lookback_window():
+def test_daily_schedule_runs_at_the_configured_hour_and_zone_over_the_open_months():
     settings = LedgerSettings(time_zone="America/Toronto", sync_hour=7, sync_lookback_days=10)
     schedule = build_daily_schedule(settings)
     assert schedule.cron_schedule == "0 7 * * *"
@@ -57,9 +57,12 @@ def test_daily_schedule_runs_at_the_configured_hour_and_zone_with_a_lookback_win
     tick = datetime(2026, 3, 2, 7, tzinfo=ZoneInfo("America/Toronto"))
     request = schedule(dg.build_schedule_context(scheduled_execution_time=tick))
     assert request.run_key == "daily-ledger-sync-2026-03-02"
+    assert request.tags["dagster/asset_partition_range_start"] == "2026-02-01"
+    assert request.tags["dagster/asset_partition_range_end"] == "2026-03-01"
     ops = request.run_config["ops"]
-    assert ops["nexacloud_invoices"]["config"]["created_since"] == "2026-02-20"
-    assert ops["nexacloud_invoices"]["config"]["time_zone"] == "America/Toronto"
+    assert ops["nexacloud_invoices"]["config"] == {
+        "time_zone": "America/Toronto", "invoice_ids": [],
+    }  # fmt: skip
     assert ops["verified_invoices"]["config"]["source_of_truth"] == "verified"
     assert ops["odoo_invoices"]["config"] == {
         "dry_run": False, "post": True, "register_payments": True,

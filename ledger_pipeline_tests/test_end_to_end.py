@@ -12,11 +12,12 @@ from ledger_pipeline.outcomes import FinalState, final_outcomes
 from ledger_pipeline.sensors import build_unverified_sensor
 from ledger_pipeline.settings import LedgerSettings
 from ledger_pipeline.unverified_tracker import BackoffPolicy, UnverifiedState
-from ledger_pipeline_tests.conftest import resources_for
+from ledger_pipeline_tests.conftest import all_months, resources_for
 
 SETTINGS = LedgerSettings(time_zone="America/Toronto", tax_tie_preference=("12% GST+PST BC",))
 READS = {"search", "search_read", "read", "search_count", "fields_get", "check_object_reference",
-         "context_get", "version", "authenticate", "get_external_id"}  # fmt: skip
+         "context_get", "version", "authenticate", "get_external_id", "read_group",
+         "formatted_read_group"}  # fmt: skip
 
 
 INVOICES = [["move_type", "in", ["out_invoice", "out_refund"]]]
@@ -32,7 +33,7 @@ def daily(**overrides):
 
 def run(defs, job, config, instance):
     return defs.resolve_job_def(job).execute_in_process(
-        run_config=config, instance=instance, raise_on_error=False
+        run_config=config, instance=instance, raise_on_error=False, tags=all_months(SETTINGS)
     )
 
 

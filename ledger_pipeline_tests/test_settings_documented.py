@@ -365,7 +365,10 @@ def _assert_a_held_lease_fails_the_step_at_once(defs, request, instance, world) 
     other.acquire()
     try:
         busy = defs.resolve_job_def("daily_ledger_sync").execute_in_process(
-            run_config=request.run_config, instance=instance, raise_on_error=False
+            run_config=request.run_config,
+            instance=instance,
+            raise_on_error=False,
+            tags=request.tags,
         )
     finally:
         other.release()

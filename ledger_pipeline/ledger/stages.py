@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from ledger_pipeline.ledger.corrections import (
     CorrectionDecision,
@@ -12,6 +13,7 @@ from ledger_pipeline.ledger.corrections import (
     SourceCorrection,
 )
 from ledger_pipeline.ledger.model import BookingFacts, PlanDecision, SourceInvoice, Verification
+from ledger_pipeline.ledger.plan import PlanSettings
 
 
 class SourceOfTruth(enum.StrEnum):
@@ -26,6 +28,16 @@ class InvoiceExtract:
     invoices: tuple[SourceInvoice, ...]
     time_zone: str
     selection: str  # how they were selected, in words
+    months: tuple[str, ...] = ()  # the accounting months (partition keys) they were read for
+
+    def month_of(self) -> dict[str, str]:
+        """Invoice id → the accounting month (its first day, ISO) NexaCloud created it in."""
+        tz = ZoneInfo(self.time_zone)
+        return {
+            inv.invoice_id: inv.created_at.astimezone(tz).date().replace(day=1).isoformat()
+            for inv in self.invoices
+            if inv.created_at is not None
+        }
 
     def source_refs(self) -> dict[str, str]:
         """Invoice id → its Stripe / Lago id as NexaCloud stores it (stripped), where it has one."""
@@ -53,6 +65,7 @@ class LedgerPlan:
     source_of_truth: SourceOfTruth
     tax_catalogue: str  # where the catalogue came from, in words
     tax_rounding: str
+    settings: PlanSettings | None = None  # the sale taxes and rounding it was planned with
 
     def planned(self) -> Sequence[PlanDecision]:
         return [d for d in self.decisions if d.move is not None]
