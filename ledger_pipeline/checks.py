@@ -29,6 +29,7 @@ from ledger_pipeline.ledger.stages import (
     VerifiedInvoices,
 )
 from ledger_pipeline.metadata import table
+from ledger_pipeline.month_checks import by_invoice, monthly_result
 from ledger_pipeline.odoo.resource import OdooLedger
 from ledger_pipeline.outcomes import (
     OdooBooking,
@@ -73,37 +74,40 @@ def orphan_problems(nexacloud: NexaCloudReader) -> list[dict]:
     "item belongs to an invoice",
 )
 def source_integrity(
-    nexacloud_invoices: InvoiceExtract, nexacloud: NexaCloudReader
+    context: dg.AssetCheckExecutionContext,
+    nexacloud_invoices: InvoiceExtract,
+    nexacloud: NexaCloudReader,
 ) -> dg.AssetCheckResult:
-    problems = source_problems(nexacloud_invoices.invoices) + orphan_problems(nexacloud)
-    return dg.AssetCheckResult(
-        passed=not problems,
-        metadata={
-            "invoices": len(nexacloud_invoices.invoices),
-            "problems": len(problems),
-            "details": table(problems, ["invoice_id", "problem"]),
-        },
-    )
+    extract = nexacloud_invoices
+    problems = source_problems(extract.invoices) + orphan_problems(nexacloud)
+    return monthly_result(
+        context, asset="nexacloud_invoices", check="source_integrity", months=extract.months,
+        rows=problems, columns=["invoice_id", "problem"], month_of=by_invoice(extract.month_of()),
+        metadata={"invoices": len(extract.invoices), "problems": len(problems)},
+    )  # fmt: skip
 
 
 @dg.asset_check(
     asset="verified_invoices",
+    additional_ins={"nexacloud_invoices": dg.AssetIn("nexacloud_invoices")},
     description="NexaCloud's totals agree with Stripe's and Lago's (the source wins; a warning)",
 )
-def source_agreement(verified_invoices: VerifiedInvoices) -> dg.AssetCheckResult:
+def source_agreement(
+    context: dg.AssetCheckExecutionContext,
+    verified_invoices: VerifiedInvoices,
+    nexacloud_invoices: InvoiceExtract,
+) -> dg.AssetCheckResult:
     rows = [
         {"invoice_id": invoice_id, "disagreement": "; ".join(v.disagreements)}
         for invoice_id, v in sorted(verified_invoices.verifications.items())
         if v.disagreements
     ]
-    return dg.AssetCheckResult(
-        passed=not rows,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "disagreements": len(rows),
-            "details": table(rows, ["invoice_id", "disagreement"]),
-        },
-    )
+    extract = nexacloud_invoices
+    return monthly_result(
+        context, asset="verified_invoices", check="source_agreement", months=extract.months,
+        rows=rows, columns=["invoice_id", "disagreement"], month_of=by_invoice(extract.month_of()),
+        severity=dg.AssetCheckSeverity.WARN, metadata={"disagreements": len(rows)},
+    )  # fmt: skip
 
 
 def plan_mismatches(plan: LedgerPlan, verified: VerifiedInvoices) -> list[dict]:
@@ -149,7 +153,10 @@ def plan_mismatches(plan: LedgerPlan, verified: VerifiedInvoices) -> list[dict]:
     "source tax to the cent; every invoice has one decision; quarantined ones are listed",
 )
 def plan_parity(
-    ledger_plan: LedgerPlan, verified_invoices: VerifiedInvoices, nexacloud_invoices: InvoiceExtract
+    context: dg.AssetCheckExecutionContext,
+    ledger_plan: LedgerPlan,
+    verified_invoices: VerifiedInvoices,
+    nexacloud_invoices: InvoiceExtract,
 ) -> dg.AssetCheckResult:
     rows = plan_mismatches(ledger_plan, verified_invoices)
     decided = Counter(d.invoice_id for d in ledger_plan.decisions)
@@ -172,16 +179,17 @@ def plan_parity(
         for d in ledger_plan.decisions
         if d.outcome is PlanOutcome.FAILED
     ]
-    return dg.AssetCheckResult(
-        passed=not rows,
+    extract = nexacloud_invoices
+    return monthly_result(
+        context, asset="ledger_plan", check="plan_parity", months=extract.months, rows=rows,
+        columns=["invoice_id", "problem"], month_of=by_invoice(extract.month_of()),
         metadata={
             "planned": len(ledger_plan.planned()),
             "mismatches": len(rows),
-            "details": table(rows, ["invoice_id", "problem"]),
             "quarantined": table(quarantined, ["invoice_id", "reason"]),
             "failed": table(failed, ["invoice_id", "error"]),
         },
-    )
+    )  # fmt: skip
 
 
 @dg.asset_check(
@@ -199,6 +207,7 @@ def plan_parity(
     "refund and entries are in Odoo once, at the planned amounts",
 )
 def ledger_parity(
+    context: dg.AssetCheckExecutionContext,
     odoo_corrections: CorrectionBooking,
     odoo_invoices: OdooBooking,
     verified_invoices: VerifiedInvoices,
@@ -235,14 +244,16 @@ def ledger_parity(
         for account, amount in seen.revenue_by_account.items():
             key = (seen.currency or "?", account)
             odoo_revenue[key] = odoo_revenue.get(key, ZERO) + amount
-    return dg.AssetCheckResult(
-        passed=not rows,
+    extract = nexacloud_invoices
+    return monthly_result(
+        context, asset="odoo_corrections", check="ledger_parity", months=extract.months,
+        rows=rows, columns=["invoice_id", "check", "expected", "odoo"],
+        month_of=by_invoice(extract.month_of()),
         metadata={
             "invoices_compared": len(moves),
             "mismatches": len(rows),
             "duplicate_keys": dg.MetadataValue.json(list(readback.duplicates)),
             "missing_keys": dg.MetadataValue.json(list(readback.missing)),
-            "details": table(rows, ["invoice_id", "check", "expected", "odoo"]),
             "revenue_by_account": table(
                 [
                     {
@@ -256,7 +267,7 @@ def ledger_parity(
                 ["currency", "account", "plan", "odoo"],
             ),
         },
-    )
+    )  # fmt: skip
 
 
 @dg.asset_check(
@@ -269,6 +280,7 @@ def ledger_parity(
     "a reversal: the ledger cannot drift from the source silently",
 )
 def voided_invoices_reversed(
+    context: dg.AssetCheckExecutionContext,
     odoo_corrections: CorrectionBooking,
     verified_invoices: VerifiedInvoices,
     nexacloud_invoices: InvoiceExtract,
@@ -288,11 +300,12 @@ def voided_invoices_reversed(
     ]
     held = odoo.read_corrections(sorted({*gone, *voids})) if (gone or voids) else {}
     rows = unreversed(refs, verified_invoices, odoo_corrections.corrections, held)
-    return dg.AssetCheckResult(
-        passed=not rows,
-        metadata={
-            "invoices_checked": len(held),
-            "unreversed": len(rows),
-            "details": table(rows, ["invoice", "odoo_move", "odoo_total", "credited", "why"]),
-        },
-    )
+    month_of = nexacloud_invoices.month_of()
+    month_of_ref = {ref: month_of.get(i) for i, ref in refs.items()}
+    return monthly_result(
+        context, asset="odoo_corrections", check="voided_invoices_reversed",
+        months=nexacloud_invoices.months, rows=rows,
+        columns=["invoice", "odoo_move", "odoo_total", "credited", "why"],
+        month_of=lambda row: month_of_ref.get(str(row.get("invoice", "")).strip()),
+        metadata={"invoices_checked": len(held), "unreversed": len(rows)},
+    )  # fmt: skip
