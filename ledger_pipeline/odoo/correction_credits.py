@@ -68,6 +68,9 @@ def book_credits(
     for work in due:
         if work.credit is not None and work.accounting_date is None:
             work.accounting_date = odoo_date(work.credit.get("date"))
+        if (work.credit or {}).get("state") == "posted" and work.credit_amount is None:
+            # Found booked: what Odoo credited (a void reverses only what was still open).
+            work.credit_amount = money(work.credit.get("amount_total"), work.plan.currency)
     if dry_run:
         for work in new:
             work.did("credit_note_created")

@@ -32,6 +32,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # The sandbox's customers are in British Columbia, not Manitoba: its 12 % ties go to BC.
 TIE_PREFERENCE = "12% GST+PST BC"
 SANDBOX_USD_RATE_DATE = "2024-01-01"  # before the first sample invoice
+SAMPLE_FIRST_MONTH = "2024-06"  # the sample's first invoices
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -95,6 +96,7 @@ def sandbox_world(
             "ODOO_LOGIN": odoo.login,
             "ODOO_API_KEY": odoo.api_key,
             "LEDGER_TIME_ZONE": time_zone,
+            "LEDGER_FIRST_MONTH": SAMPLE_FIRST_MONTH,
             "LEDGER_TAX_TIE_PREFERENCE": TIE_PREFERENCE,
             # The sandbox shows every correction, the write-off of an uncollectible invoice too.
             "LEDGER_UNCOLLECTIBLE": "write_off",
@@ -152,20 +154,33 @@ def change_the_sources(world: SandboxWorld) -> list[str]:
     ]
 
 
-def run_daily_sync_once() -> bool:
-    """The daily sync over every sample invoice, recorded in the instance the UI shows."""
+def run_daily_sync_once(months: str) -> bool:
+    """The daily sync over `months` ("all": a backfill of every month in one run, as the UI's
+    backfill does; "open": what the daily schedule asks for now), recorded in the instance
+    the UI shows."""
     import dagster as dg
 
     from ledger_pipeline.definitions import defs
     from ledger_pipeline.jobs import daily_sync_run_config
+    from ledger_pipeline.partitions import accounting_months, open_months, range_tags
     from ledger_pipeline.sandbox.summary import print_run_summary
     from ledger_pipeline.settings import LedgerSettings
 
+    settings = LedgerSettings.from_env()
     job = defs.resolve_job_def("daily_ledger_sync")
-    run_config = daily_sync_run_config(LedgerSettings.from_env())
+    every = accounting_months(settings)
+    keys = (
+        [every.get_first_partition_key(), every.get_last_partition_key()]
+        if months == "all"
+        else open_months(datetime.now(UTC), settings)
+    )
+    print(f"(months {keys[0][:7]} to {keys[-1][:7]}, one run)")
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            run_config=run_config, instance=instance, raise_on_error=False
+            run_config=daily_sync_run_config(settings),
+            instance=instance,
+            raise_on_error=False,
+            tags=range_tags(keys),
         )
         print_run_summary(result)
     return result.success
@@ -197,11 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     dagster_env = prepare_dagster_home(args.home, args.name)
     with sandbox_world(args.name, args.invoices, args.odoo_version, args.time_zone) as world:
         os.environ.update({**dagster_env, **world.env})
-        succeeded = run_daily_sync_once()
+        print("A backfill of every accounting month:")
+        succeeded = run_daily_sync_once("all")
         print("\nMeanwhile at the sources:")
         print("\n".join(f"  {change}" for change in change_the_sources(world)))
-        print("\nThe next daily sync:")
-        succeeded = run_daily_sync_once() and succeeded
+        print("\nThe next daily sync (the open months):")
+        succeeded = run_daily_sync_once("open") and succeeded
         if args.once:
             return 0 if succeeded else 1
         return serve_ui(args.port, dict(os.environ))

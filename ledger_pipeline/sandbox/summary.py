@@ -71,7 +71,10 @@ def _money(totals: dict[str, dict[str, str]], which: str) -> str:
 
 
 def print_run_summary(result: dg.ExecuteInProcessResult) -> None:
-    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    # The run's verdict per check (each month's own evaluation carries its partition).
+    checks = {
+        e.check_name: e.passed for e in result.get_asset_check_evaluations() if e.partition is None
+    }
     if not result.success:
         failed = [e.step_key for e in result.all_events if e.is_step_failure]
         print(f"The run failed at: {', '.join(failed) or 'unknown step'}")
@@ -87,6 +90,32 @@ def print_run_summary(result: dg.ExecuteInProcessResult) -> None:
         print("  corrections: not booked in this run (see the UI)")
         return
     print(render_corrections(corrections))
+    print(render_close(result))
+
+
+def render_close(result: dg.ExecuteInProcessResult) -> str:
+    """The month-end close of each month of the run: in parity or which lines differ."""
+    closes = [
+        e.materialization
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("month_end_close")
+    ]
+    if not closes:
+        return "  month-end close: not run (see the UI)"
+    differing = [c for c in closes if c.metadata["differences"].value]
+    months = f"{closes[0].partition[:7]} to {closes[-1].partition[:7]}"
+    lines = [
+        f"  month-end close ({len(closes)} months, {months}): "
+        + (f"{len(differing)} month(s) differ" if differing else "every month in parity")
+    ]
+    for close in differing[:SHOWN]:
+        lines.append(f"    {close.partition[:7]}: {close.metadata['differences'].value} line(s)")
+    latest = closes[-1].metadata
+    lines.append(
+        f"    {closes[-1].partition[:7]}: {latest['lines'].value} lines, report "
+        f"{latest['report_html'].value}"
+    )
+    return "\n".join(lines)
 
 
 def render_corrections(booking: CorrectionBooking) -> str:
