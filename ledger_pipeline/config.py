@@ -55,11 +55,15 @@ class ExtractConfig(dg.Config):
         return self.time_zone or LedgerSettings.from_env().time_zone
 
     def invoice_filter(self, months: Sequence[str]) -> InvoiceFilter:
-        """The invoices NexaCloud created in these months (in `zone`), the explicit ids only
-        when some are given."""
+        """The invoices NexaCloud created in these months (in `zone`), and those created when
+        no books are kept (no date, before 1970, from 2100 on), which no month holds; the
+        explicit ids only when some are given."""
         since, until = months_window(months, self.zone)
         return InvoiceFilter(
-            created_since=since, created_until=until, invoice_ids=tuple(self.invoice_ids) or None
+            created_since=since,
+            created_until=until,
+            invoice_ids=tuple(self.invoice_ids) or None,
+            with_undatable=True,  # no month holds them: every run reports them
         )
 
     def describe(self, months: Sequence[str]) -> str:

@@ -33,11 +33,15 @@ class InvoiceExtract:
     def month_of(self) -> dict[str, str]:
         """Invoice id → the accounting month (its first day, ISO) NexaCloud created it in."""
         tz = ZoneInfo(self.time_zone)
-        return {
-            inv.invoice_id: inv.created_at.astimezone(tz).date().replace(day=1).isoformat()
-            for inv in self.invoices
-            if inv.created_at is not None
-        }
+        months = {}
+        for inv in self.invoices:
+            try:
+                local = inv.created_at.astimezone(tz) if inv.created_at is not None else None
+            except OverflowError:  # year 1 or 9999 moved across midnight: no month holds it
+                local = None
+            if local is not None:
+                months[inv.invoice_id] = local.date().replace(day=1).isoformat()
+        return months
 
     def source_refs(self) -> dict[str, str]:
         """Invoice id → its Stripe / Lago id as NexaCloud stores it (stripped), where it has one."""

@@ -11,7 +11,7 @@ import contextlib
 import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time
 from decimal import Decimal
 
 import dagster as dg
@@ -21,6 +21,7 @@ from psycopg2.extensions import parse_dsn
 from pydantic import Field
 
 from ledger_pipeline.ledger.model import Customer, InvoiceItem, SourceInvoice
+from ledger_pipeline.ledger.soundness import FIRST_BOOKABLE, LAST_BOOKABLE
 
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "users": ("id", "full_name", "company", "email", "billing_email"),
@@ -68,6 +69,8 @@ class InvoiceFilter:
     created_since: datetime | None = None
     created_until: datetime | None = None
     invoice_ids: tuple[str, ...] | None = None
+    # Also the invoices created when no books are kept (NULL, before 1970, from 2100 on).
+    with_undatable: bool = False
 
 
 class NexaCloudReader(dg.ConfigurableResource):
@@ -212,12 +215,23 @@ def _check_schema(conn) -> str:
 
 def _where(selection: InvoiceFilter, id_type: str) -> tuple[str, list]:
     clauses, params = [], []
+    window, window_params = [], []
     if selection.created_since is not None:
-        clauses.append("i.created_at >= %s")
-        params.append(selection.created_since)
+        window.append("i.created_at >= %s")
+        window_params.append(selection.created_since)
     if selection.created_until is not None:
-        clauses.append("i.created_at < %s")
-        params.append(selection.created_until)
+        window.append("i.created_at < %s")
+        window_params.append(selection.created_until)
+    if window and selection.with_undatable:
+        # No month holds these: each run reads them, so they are reported, never lost.
+        clauses.append(
+            f"(({' AND '.join(window)}) OR i.created_at IS NULL "
+            "OR i.created_at < %s OR i.created_at >= %s)"
+        )
+        params += [*window_params, *BOOKABLE_MOMENTS]
+    else:
+        clauses += window
+        params += window_params
     if selection.invoice_ids is not None:
         # Cast the parameter to the column's type, never the column to text: the index stays usable.
         clauses.append(f"i.id = ANY(%s::{_ARRAY_TYPES.get(id_type, 'text[]')})")
@@ -225,6 +239,11 @@ def _where(selection: InvoiceFilter, id_type: str) -> tuple[str, list]:
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+# The span in which books are kept: an invoice created outside is a data error to report.
+BOOKABLE_MOMENTS = (
+    datetime.combine(FIRST_BOOKABLE, time(), UTC),
+    datetime(LAST_BOOKABLE.year + 1, 1, 1, tzinfo=UTC),
+)
 _ARRAY_TYPES = {"bigint": "bigint[]", "integer": "integer[]", "uuid": "uuid[]", "text": "text[]"}
 
 
