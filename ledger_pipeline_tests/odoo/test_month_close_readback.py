@@ -234,9 +234,8 @@ def test_sums_become_exact_decimals(sent, currency, exact):
     assert str(exact_sum(sent, currency)) == exact
 
 
+@pytest.mark.parametrize("standin", [19], indirect=True)  # JSON-RPC is Odoo 18's only protocol
 def test_odoo_19_over_json_rpc_reads_the_same_groups_with_its_deprecated_read_group(standin):
-    if standin.version < 19:
-        pytest.skip("JSON-RPC is Odoo 18's only protocol")
     ledger_for(standin).book(_april(standin.version))
     over_json2 = ledger_for(standin).read_month_groups(*APRIL)
     standin.reset_counts()

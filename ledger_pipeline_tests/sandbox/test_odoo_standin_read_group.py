@@ -221,9 +221,8 @@ def test_bad_fields_and_aggregates_are_odoo_value_errors(rpc, fields, groupby, m
     assert text.startswith(message)
 
 
+@pytest.mark.parametrize("rpc", [19], indirect=True)  # formatted_read_group is Odoo 19's
 def test_a_bad_aggregate_fails_formatted_read_group_too(rpc):
-    if rpc.odoo.version == 18:
-        pytest.skip("formatted_read_group is Odoo 19's")
     outcome = rpc.call(
         "account.move.line",
         "formatted_read_group",
