@@ -34,6 +34,9 @@ def test_definitions_load_with_every_asset_check_job_schedule_and_sensor():
         assert defs.resolve_job_def(job) is not None
     assert defs.resolve_schedule_def("daily_ledger_sync_schedule") is not None
     assert defs.resolve_sensor_def("unverified_invoices_sensor") is not None
+    for alert in ("alert_on_run_failure", "alert_on_check_failure", "alert_on_stale_ledger"):
+        sensor = defs.resolve_sensor_def(alert)
+        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING, alert
 
 
 def test_the_dagster_cli_validates_the_code_location(tmp_path):

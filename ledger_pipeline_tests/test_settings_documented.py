@@ -27,6 +27,7 @@ from psycopg2.extensions import parse_dsn
 from ledger_pipeline.definitions import build_definitions
 from ledger_pipeline.odoo.lease import OdooLease
 from ledger_pipeline.odoo.transport import connect
+from ledger_pipeline.partitions import month_start, open_months
 from ledger_pipeline.sandbox.postgres import dagster_storage_env, temporary_database
 from ledger_pipeline.settings import LedgerSettings, SettingError
 
@@ -71,7 +72,7 @@ class ChainCase:
     odoo_version: int
     world_zone: str  # the zone the Lago stand-in issues its dates in
     env: dict[str, str | None]  # None: unset, the documented default applies
-    invoices: int = 50  # sample invoices: enough for 12 % ties and a window of several
+    invoices: int = 300  # sample invoices: a dozen a month, so the open months hold several
     lease_held_first: bool = False  # another writer holds Odoo's lease for a first run
     protocol_calls: set[tuple[str, str]] = field(default_factory=set)  # Odoo calls it must make
     no_protocol_calls: set[tuple[str, str]] = field(default_factory=set)
@@ -98,6 +99,8 @@ CHAIN_CASES = [
             "ODOO_LEASE_WAIT_SECONDS": "300",
             "LEDGER_TIME_ZONE": "America/Toronto",
             "LEDGER_SYNC_HOUR": "0",
+            "LEDGER_FIRST_MONTH": "2024-06",
+            "LEDGER_CLOSE_DAY": "28",
             "LEDGER_SYNC_LOOKBACK_DAYS": "3650",
             "LEDGER_TAX_CATALOGUE": "odoo19",
             "LEDGER_TAX_TIE_PREFERENCE": "12% GST+PST BC",
@@ -120,6 +123,8 @@ CHAIN_CASES = [
             "ODOO_LEASE_WAIT_SECONDS": "0",  # a held lease fails the step at once
             "LEDGER_TIME_ZONE": "UTC",
             "LEDGER_SYNC_HOUR": "23",
+            "LEDGER_FIRST_MONTH": "2025-01",
+            "LEDGER_CLOSE_DAY": "1",
             "LEDGER_SYNC_LOOKBACK_DAYS": "400",
             "LEDGER_TAX_CATALOGUE": "odoo18",
             "LEDGER_TAX_TIE_PREFERENCE": " 12% GST+PST BC , 5% GST ",
@@ -134,7 +139,7 @@ CHAIN_CASES = [
         "auto on Odoo 18, Odoo's taxes, defaults, no Stripe key",
         odoo_version=18,
         world_zone="UTC",
-        invoices=150,  # the default 35 days hold a handful of them
+        invoices=400,  # the open month holds a handful of Lago's
         env={
             **SOURCES,
             "STRIPE_API_KEY": None,  # documented: Stripe's invoices end unverified, no crash
@@ -148,6 +153,8 @@ CHAIN_CASES = [
                     "ODOO_LEASE_WAIT_SECONDS",
                     "LEDGER_TIME_ZONE",
                     "LEDGER_SYNC_HOUR",
+                    "LEDGER_FIRST_MONTH",
+                    "LEDGER_CLOSE_DAY",
                     "LEDGER_SYNC_LOOKBACK_DAYS",
                     "LEDGER_TAX_TIE_PREFERENCE",
                     "LEDGER_UNVERIFIED_REPORT_HOURS",
@@ -174,6 +181,12 @@ BAD_VALUES = {
     "ODOO_LEASE_WAIT_SECONDS": [("-1", "an integer ≥ 0"), ("1.5", "an integer ≥ 0")],
     "LEDGER_TIME_ZONE": [("Mars/Olympus", "an IANA time zone name"), ("+05:00", "IANA")],
     "LEDGER_SYNC_HOUR": [("six", "an integer 0–23"), ("24", "0–23"), ("-1", "0–23")],
+    "LEDGER_FIRST_MONTH": [
+        ("2024-13", "a month YYYY-MM"),
+        ("24-01", "a month YYYY-MM"),
+        ("January", "YYYY-MM"),
+    ],
+    "LEDGER_CLOSE_DAY": [("29", "an integer 1–28"), ("0", "1–28"), ("last", "1–28")],
     "LEDGER_SYNC_LOOKBACK_DAYS": [
         ("-3", "an integer 1–3650"),
         ("0", "1–3650"),
@@ -415,7 +428,11 @@ def _assert_definitions_follow_the_settings(defs: dg.Definitions, case: ChainCas
     schedule = defs.resolve_schedule_def("daily_ledger_sync_schedule")
     assert schedule.cron_schedule == f"0 {env.get('LEDGER_SYNC_HOUR') or 6} * * *"
     assert schedule.execution_timezone == (env.get("LEDGER_TIME_ZONE") or "UTC")
-    assert f"last {env.get('LEDGER_SYNC_LOOKBACK_DAYS') or 35} days" in schedule.description
+    assert f"through day {env.get('LEDGER_CLOSE_DAY') or 10}." in schedule.description
+    months = defs.resolve_job_def("daily_ledger_sync").partitions_def
+    first = env.get("LEDGER_FIRST_MONTH") or "2024-01"
+    assert months.get_first_partition_key() == f"{first}-01"
+    assert months.timezone == (env.get("LEDGER_TIME_ZONE") or "UTC")
     sensor = defs.resolve_sensor_def("unverified_invoices_sensor")
     hours = float(env.get("LEDGER_UNVERIFIED_REPORT_HOURS") or 72)
     assert f"over {hours:g} h" in sensor.description
@@ -442,7 +459,7 @@ def _tick(defs: dg.Definitions, settings: LedgerSettings, world):
     tick = datetime.combine(newest + timedelta(days=1), time(settings.sync_hour), zone)
     schedule = defs.resolve_schedule_def("daily_ledger_sync_schedule")
     request = schedule(dg.build_schedule_context(scheduled_execution_time=tick))
-    since = tick.date() - timedelta(days=settings.sync_lookback_days)
+    since = month_start(open_months(tick, settings)[0])  # the open months, in the books' zone
     return request, datetime.combine(since, time(0), zone)
 
 
