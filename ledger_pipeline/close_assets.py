@@ -5,7 +5,10 @@ a few grouped reads, sums the source's figures the booking steps recorded for th
 `close_figures.py`), and shows every line with its difference, which must be zero: a table, a
 chart of revenue by family per month (source against Odoo), an HTML page and a CSV export. Its
 blocking check `month_in_parity` fails a month whose difference is not zero anywhere and names
-the lines and the amounts. Each month is its own materialization and its own check evaluation.
+the lines and the amounts. Each month is its own check evaluation, and its own materialization
+when it is in parity; a month that is not is recorded as an observation with the same table and
+ends failed, so the asset's partition bar shows at a glance the months booked and in parity
+(green), those that are not (red) and those never closed.
 """
 
 from collections.abc import Iterator
@@ -55,10 +58,17 @@ def month_end_close(context: dg.AssetExecutionContext, odoo: OdooLedger) -> Iter
         history = [row for row in history if row["month"] != month] + revenue
         shown = [row for row in history if _within_chart(row["month"], month)]
         metadata = _month_metadata(context, month, lines, shown, revenue)
-        yield dg.AssetMaterialization(asset_key=CLOSE_ASSET, partition=month, metadata=metadata)
         differing = differences(lines)
         if differing:
+            # Recorded, but not as the month's close: its partition shows failed on the bar.
             failing[month] = differing
+            context.log_event(
+                dg.AssetObservation(asset_key=CLOSE_ASSET, partition=month, metadata=metadata)
+            )
+        else:
+            yield dg.AssetMaterialization(
+                asset_key=CLOSE_ASSET, partition=month, metadata=metadata
+            )
         context.log_event(
             dg.AssetCheckEvaluation(
                 asset_key=CLOSE_ASSET,
@@ -79,6 +89,11 @@ def month_end_close(context: dg.AssetExecutionContext, odoo: OdooLedger) -> Iter
             **_difference_metadata([line for lines in failing.values() for line in lines]),
         },
     )
+    if failing:  # the months not in parity end failed: the partition bar shows them red
+        raise dg.Failure(
+            description="; ".join(_verdict(m, d) for m, d in failing.items()),
+            metadata={"months_failing": dg.MetadataValue.json(sorted(m[:7] for m in failing))},
+        )
 
 
 def _month_metadata(context, month: str, lines, chart_rows, revenue) -> dict:

@@ -142,6 +142,24 @@ def test_the_close_holds_across_runs_and_names_an_invoice_reset_to_draft(world):
     total = Decimal(str(target["amount_total"]))
     assert Decimal(receivable["source"]) - Decimal(receivable["odoo"]) == total
     assert "2025-02" in verdict.description and "receivable" in verdict.description
+    # The month is recorded with its table, but not as closed: its partition ends failed.
+    assert result.get_asset_materialization_events() == []
+    (recorded,) = [
+        e.asset_observation_data.asset_observation
+        for e in result.get_asset_observation_events()
+        if "differences" in e.asset_observation_data.asset_observation.metadata
+    ]
+    assert recorded.partition == MONTHS[1] and recorded.metadata["differences"].value > 0
+    failure = result.failure_data_for_node("month_end_close").error.to_string()
+    assert "2025-02" in failure
+    # What the partition bar shows: January and March closed, February failed.
+    months = defs.resolve_job_def("daily_ledger_sync").partitions_def
+    status = instance.get_status_by_partition(dg.AssetKey("month_end_close"), MONTHS, months)
+    assert {m: str(s) for m, s in status.items()} == {
+        MONTHS[0]: "AssetPartitionStatus.MATERIALIZED",
+        MONTHS[1]: "AssetPartitionStatus.FAILED",
+        MONTHS[2]: "AssetPartitionStatus.MATERIALIZED",
+    }
 
 
 def _button_draft(world, move_id: int) -> None:

@@ -95,11 +95,14 @@ def print_run_summary(result: dg.ExecuteInProcessResult) -> None:
 
 def render_close(result: dg.ExecuteInProcessResult) -> str:
     """The month-end close of each month of the run: in parity or which lines differ."""
-    closes = [
-        e.materialization
-        for e in result.get_asset_materialization_events()
-        if e.asset_key == dg.AssetKey("month_end_close")
-    ]
+    close = dg.AssetKey("month_end_close")
+    closes = sorted(
+        [e.materialization for e in result.get_asset_materialization_events()]
+        + [e.asset_observation_data.asset_observation for e in result.get_asset_observation_events()],
+        key=lambda record: record.partition or "",
+    )
+    # In parity: a materialization; not: an observation with the same table.
+    closes = [c for c in closes if c.asset_key == close and "differences" in c.metadata]
     if not closes:
         return "  month-end close: not run (see the UI)"
     differing = [c for c in closes if c.metadata["differences"].value]
