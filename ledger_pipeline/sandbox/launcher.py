@@ -125,12 +125,16 @@ def seed_usd_rate(odoo: OdooStandIn) -> None:
 
 
 def prepare_dagster_home(home: Path, name: str = "sandbox") -> dict[str, str]:
-    """A DAGSTER_HOME whose runs, events and schedules live in PostgreSQL (the project's
-    dagster.yaml, database `ledger_<name>_dagster`) when the server speaks TCP, else in SQLite
-    files beside it."""
+    """A new DAGSTER_HOME whose runs, events and schedules live in PostgreSQL (the project's
+    dagster.yaml, database `ledger_<name>_dagster`, made anew) when the server speaks TCP, else
+    in SQLite files beside it."""
     dagster_home = home / "dagster_home"
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    storage = postgres.dagster_storage_env(postgres.ensure_database(f"ledger_{name}_dagster"))
+    # The world is made anew on every start, so is its history: runs, cursors and the month-end
+    # close's recorded source figures of an earlier world would not match this one's Odoo.
+    shutil.rmtree(dagster_home, ignore_errors=True)
+    dagster_home.mkdir(parents=True)
+    postgres.drop_database(f"ledger_{name}_dagster")
+    storage = postgres.dagster_storage_env(postgres.create_database(f"ledger_{name}_dagster"))
     if not storage["DAGSTER_PG_HOST"].startswith("/"):  # a socket path cannot go in the URL
         shutil.copy(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
         return {"DAGSTER_HOME": str(dagster_home), **storage}

@@ -30,6 +30,8 @@ def apply_sample_corrections(standin: StripeStandIn, now: datetime) -> list[str]
     paid = [r for r in invoices if r["status"] == "paid" and r["amount_paid"] > 0]
     open_ = [r for r in open_ if r["total"] > 0 and _untouched(r)]
     paid = [r for r in paid if r["total"] > 0 and _untouched(r)]
+    # Voided: an open invoice nothing was paid on (a partly paid one keeps its payment).
+    unpaid = [r for r in open_ if r["amount_paid"] == 0]
 
     def half(raw: dict[str, Any]) -> int:
         return max(1, raw["total"] // 2)
@@ -68,7 +70,7 @@ def apply_sample_corrections(standin: StripeStandIn, now: datetime) -> list[str]
         return f"{raw['id']}: marked uncollectible ({_money(raw, raw['amount_remaining'])} due)"
 
     plan: list[tuple[str, list[dict[str, Any]], Callable[[dict[str, Any]], str]]] = [
-        ("void", open_, void),
+        ("void", unpaid, void),
         ("pre-payment credit note", open_, pre_payment),
         ("uncollectible", open_, uncollectible),
         ("refunded credit note", paid, lambda r: credit_note(r, "refunded", refund=1)),
@@ -85,7 +87,11 @@ def apply_sample_corrections(standin: StripeStandIn, now: datetime) -> list[str]
         if not pool:
             lines.append(f"{kind}: no suitable invoice at the stand-in")
             continue
-        lines.append(change(pool.pop(0)))
+        chosen = pool[0]
+        for other in (open_, unpaid, paid):  # one change per invoice
+            if chosen in other:
+                other.remove(chosen)
+        lines.append(change(chosen))
     standin.now = None if wall_clock else now
     return lines
 
