@@ -96,9 +96,11 @@ def print_run_summary(result: dg.ExecuteInProcessResult) -> None:
 def render_close(result: dg.ExecuteInProcessResult) -> str:
     """The month-end close of each month of the run: in parity or which lines differ."""
     close = dg.AssetKey("month_end_close")
+    observed = [
+        e.asset_observation_data.asset_observation for e in result.get_asset_observation_events()
+    ]
     closes = sorted(
-        [e.materialization for e in result.get_asset_materialization_events()]
-        + [e.asset_observation_data.asset_observation for e in result.get_asset_observation_events()],
+        [e.materialization for e in result.get_asset_materialization_events()] + observed,
         key=lambda record: record.partition or "",
     )
     # In parity: a materialization; not: an observation with the same table.
