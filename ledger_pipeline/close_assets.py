@@ -66,9 +66,7 @@ def month_end_close(context: dg.AssetExecutionContext, odoo: OdooLedger) -> Iter
                 dg.AssetObservation(asset_key=CLOSE_ASSET, partition=month, metadata=metadata)
             )
         else:
-            yield dg.AssetMaterialization(
-                asset_key=CLOSE_ASSET, partition=month, metadata=metadata
-            )
+            yield dg.AssetMaterialization(asset_key=CLOSE_ASSET, partition=month, metadata=metadata)
         context.log_event(
             dg.AssetCheckEvaluation(
                 asset_key=CLOSE_ASSET,

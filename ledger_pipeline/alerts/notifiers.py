@@ -11,7 +11,6 @@ import logging
 import smtplib
 import ssl
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import requests
@@ -19,6 +18,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from ledger_pipeline.alerts.messages import Alert, email_body, email_subject, slack_payload
 from ledger_pipeline.alerts.settings import AlertSettings, Secret, SmtpSettings
+from ledger_pipeline.retry_after import retry_after_seconds
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 SMTP_TIMEOUT_SECONDS = 20.0
@@ -113,7 +113,7 @@ class WebhookNotifier:
             raise DeliveryError(f"webhook: {failure}")
         status = response.status_code
         if status == 429:
-            wait = _retry_after(response)
+            wait = retry_after_seconds(response.headers)
             if wait is not None and wait > MAX_RETRY_AFTER_SECONDS:
                 raise DeliveryError(f"webhook: rate limited (HTTP 429, Retry-After {wait:g} s)")
             raise _Transient("rate limited (HTTP 429)", wait)
@@ -212,18 +212,3 @@ def _url_secrets(url: str) -> tuple[str, ...]:
     found = {url, parts.path, parts.query, *(p for p in pieces if len(p) >= MIN_TOKEN_LENGTH)}
     # longest first, so a URL is masked whole before its parts
     return tuple(sorted((s for s in found if len(s) > 1), key=len, reverse=True))
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

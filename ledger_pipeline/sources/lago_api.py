@@ -7,16 +7,17 @@ Error messages name the endpoint and the HTTP status, never the key or a respons
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from ledger_pipeline.retry_after import seconds_to_wait
 
 log = logging.getLogger(__name__)
 
@@ -202,18 +203,9 @@ def _wait(state: RetryCallState) -> float:
 def _retry_after(response: requests.Response) -> float | None:
     """Seconds to wait from `Retry-After` (seconds or an HTTP date) or `X-RateLimit-Reset`."""
     for header in ("Retry-After", "X-RateLimit-Reset"):
-        value = response.headers.get(header)
-        if not value:
-            continue
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            continue
-        return max(0.0, (when - datetime.now(UTC)).total_seconds())
+        wait = seconds_to_wait(response.headers.get(header))
+        if wait is not None:
+            return wait
     return None
 
 

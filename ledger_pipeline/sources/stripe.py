@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,6 +43,7 @@ from ledger_pipeline.ledger.model import (
 )
 from ledger_pipeline.ledger.money import from_minor_units
 from ledger_pipeline.ledger.soundness import moment_problem
+from ledger_pipeline.retry_after import retry_after_seconds
 from ledger_pipeline.sources.changes import FeedRead
 from ledger_pipeline.sources.common import (
     billing_system,
@@ -379,22 +379,6 @@ def _transient(exc: BaseException) -> bool:
     if isinstance(exc, stripe.RateLimitError | stripe.APIConnectionError):
         return True
     return isinstance(exc, stripe.APIError) and (exc.http_status or 500) >= 500
-
-
-def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
-    """`Retry-After` as seconds (delta or HTTP date), or None when absent or unreadable."""
-    value = next((v for k, v in (headers or {}).items() if k.lower() == "retry-after"), None)
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (moment - datetime.now(moment.tzinfo)).total_seconds())
 
 
 def describe(exc: BaseException) -> str:
