@@ -41,6 +41,10 @@ def book_write_offs(
     for work in due:
         if work.write_off is not None:
             work.accounting_date = work.accounting_date or odoo_date(work.write_off.get("date"))
+            if work.write_off.get("state") == "posted":  # found booked: what it wrote off
+                work.write_off_amount = money(
+                    work.write_off.get("amount_total"), work.plan.currency
+                )
             continue
         residual = money(work.invoice["amount_residual"], work.plan.currency)
         work.write_off_amount = residual
