@@ -1,5 +1,6 @@
 """The daily sync on a PostgreSQL-backed instance from dagster.yaml, steps in separate processes."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ from ledger_pipeline.jobs import chain_run_config
 from ledger_pipeline.ledger.stages import SourceOfTruth
 from ledger_pipeline.sandbox.postgres import dagster_storage_env, temporary_database
 from ledger_pipeline.settings import LedgerSettings
+from ledger_pipeline_tests.conftest import all_months
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +51,8 @@ def test_daily_sync_on_postgres_storage_under_the_multiprocess_executor(
         env = {**os.environ, **world.env, **postgres_instance_env(tmp_path / "home", dagster_dsn)}
         done = subprocess.run(
             [sys.executable, "-m", "dagster", "job", "execute", "-m", "ledger_pipeline.definitions",
-             "-j", "daily_ledger_sync", "-c", str(tmp_path / "run.yaml")],
+             "-j", "daily_ledger_sync", "-c", str(tmp_path / "run.yaml"),
+             "--tags", json.dumps(all_months(settings))],
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

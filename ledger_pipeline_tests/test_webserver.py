@@ -1,18 +1,23 @@
 """The Dagster webserver on the sandbox, queried through its GraphQL API as the UI does."""
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import dagster as dg
 import pytest
 import requests
 
 from ledger_pipeline.partitions import RANGE_END_TAG, RANGE_START_TAG, month_key
+from ledger_pipeline.schedules import build_daily_schedule
+from ledger_pipeline.settings import LedgerSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +54,18 @@ MATERIALIZATIONS = """
 query($key: AssetKeyInput!) { assetOrError(assetKey: $key) {
     ... on Asset { assetMaterializations(limit: 100) { partition runId } } } }
 """
+STATUS = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
 MONTHS = ["2025-01-01", "2025-02-01", "2025-03-01"]
+
+
+def wait_for_run(url: str, run_id: str, seconds: float = 300) -> str | None:
+    deadline, status = time.monotonic() + seconds, None
+    while time.monotonic() < deadline:
+        status = graphql(url, STATUS, {"id": run_id})["runOrError"]["status"]
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            break
+        time.sleep(1)
+    return status
 
 
 def month_of(invoice) -> str:
@@ -154,6 +170,31 @@ def test_webserver_lists_everything_and_a_backfill_of_three_months_is_one_run(wo
             if m.get("x_fc_nexacloud_invoice_id")
         }
         assert booked and booked <= wanted
+
+        # What the daily schedule asks for (its tags name the open months), launched as the
+        # scheduler launches it: a run of the job with the request's config and tags.
+        settings = LedgerSettings(time_zone="America/Toronto", first_month="2024-06")
+        tick = datetime(2025, 4, 3, 6, tzinfo=ZoneInfo("America/Toronto"))
+        request = build_daily_schedule(settings)(
+            dg.build_schedule_context(scheduled_execution_time=tick)
+        )
+        params = {
+            "selector": {
+                "repositoryLocationName": repo["location"]["name"],
+                "repositoryName": repo["name"],
+                "jobName": "daily_ledger_sync",
+            },
+            "runConfigData": json.dumps(request.run_config),
+            "executionMetadata": {
+                "tags": [{"key": k, "value": v} for k, v in request.tags.items()]
+            },
+        }
+        launched = graphql(url, LAUNCH, {"params": params})["launchRun"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        assert wait_for_run(url, launched["run"]["runId"]) == "SUCCESS"
+        done = graphql(url, MATERIALIZATIONS, {"key": {"path": ["month_end_close"]}})
+        closed = {e["partition"] for e in done["assetOrError"]["assetMaterializations"]}
+        assert {"2025-03-01", "2025-04-01"} <= closed  # the open months of 3 April
     finally:
         process.send_signal(signal.SIGTERM)
         try:
