@@ -38,7 +38,9 @@ def postgres_instance_env(home: Path, dsn: str) -> dict[str, str]:
 def test_daily_sync_on_postgres_storage_under_the_multiprocess_executor(
     world, tmp_path, monkeypatch
 ):
-    settings = LedgerSettings(time_zone="America/Toronto", tax_tie_preference=("12% GST+PST BC",))
+    settings = LedgerSettings(  # as the sandbox world sets them in the environment
+        time_zone="America/Toronto", first_month="2024-06", tax_tie_preference=("12% GST+PST BC",)
+    )
     config = chain_run_config(
         settings,
         source_of_truth=SourceOfTruth.VERIFIED,
