@@ -7,8 +7,8 @@
 | LEDGER_FIRST_MONTH | 2024-01 | a month YYYY-MM: the first accounting month (partition) |
 | LEDGER_CLOSE_DAY | 10 | an integer 1–28: the daily sync books the previous month too through
   this day of the month, so late finalizations and payments land before the month is closed |
-| LEDGER_SYNC_LOOKBACK_DAYS | 35 | an integer 1–3650: without a cursor, the change feeds re-read
-  this many days of source history |
+| LEDGER_SYNC_LOOKBACK_DAYS | 35 | an integer 1–3650: the change feeds re-read this many days of
+  source history (Stripe's without a cursor, Lago's on every run) |
 | LEDGER_TAX_CATALOGUE | odoo | odoo (read from Odoo), odoo18 or odoo19 (built-in charts) |
 | LEDGER_TAX_TIE_PREFERENCE | (none) | comma-separated sale tax names that win equal-amount ties |
 | LEDGER_UNVERIFIED_REPORT_HOURS | 72 | hours > 0: unverified for longer is reported by the sensor |
