@@ -125,7 +125,7 @@ def verified_invoices(
             UNVERIFIED_METADATA_KEY: dg.MetadataValue.json(
                 {row["invoice_id"]: row["reason"] for row in unverified}
             ),
-            # ... and this, to ask for it in the invoices' own months.
+            # ... and this, so that run books the invoices in their own months.
             UNVERIFIED_MONTHS_KEY: dg.MetadataValue.json(
                 {row["invoice_id"]: month_of.get(row["invoice_id"]) for row in unverified}
             ),
