@@ -30,6 +30,7 @@ from ledger_pipeline.metadata import table
 from ledger_pipeline.odoo.resource import OdooLedger
 from ledger_pipeline.partitions import month_start, next_month
 from ledger_pipeline.reporting.close_report import (
+    CLOSE_COLUMNS,
     chart_markdown,
     close_csv,
     close_frame,
@@ -41,7 +42,6 @@ from ledger_pipeline.reporting.close_report import (
 CHECK = "month_in_parity"
 REVENUE_KEY = "revenue_by_family"
 CHART_MONTHS = 12  # the chart shows the month and the eleven before it
-COLUMNS = ["section", "line", "currency", "source", "odoo", "difference"]
 
 
 def month_end_close(context: dg.AssetExecutionContext, odoo: OdooLedger) -> Iterator:
@@ -106,7 +106,7 @@ def _month_metadata(context, month: str, lines, chart_rows, revenue) -> dict:
     return {
         "lines": len(lines),
         "differences": len(differences(lines)),
-        "close": table([{c: str(getattr(line, c)) for c in COLUMNS} for line in lines], COLUMNS),
+        "close": table(_rows(lines), CLOSE_COLUMNS),
         "revenue_chart": dg.MetadataValue.md(chart_markdown(svg)),
         "report_html": dg.MetadataValue.path(str(html_path)),
         "report_csv": dg.MetadataValue.path(str(csv_path)),
@@ -117,8 +117,11 @@ def _month_metadata(context, month: str, lines, chart_rows, revenue) -> dict:
 
 
 def _difference_metadata(differing: list[CloseLine]) -> dict:
-    rows = [{c: str(getattr(line, c)) for c in COLUMNS} for line in differing]
-    return {"differences": len(differing), "details": table(rows, COLUMNS)}
+    return {"differences": len(differing), "details": table(_rows(differing), CLOSE_COLUMNS)}
+
+
+def _rows(lines: list[CloseLine]) -> list[dict]:
+    return [{c: str(getattr(line, c)) for c in CLOSE_COLUMNS} for line in lines]
 
 
 def _verdict(month: str, differing: list[CloseLine]) -> str:
