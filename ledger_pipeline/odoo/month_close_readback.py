@@ -16,7 +16,7 @@ scope whose key field exists (3), one read of the accounts involved (their code 
 grouped read names an account "code name", which is not parsed) — at most 5. JSON-RPC adds its
 once-per-session login (`common.authenticate`).
 
-UNRECORDED: no grouped read is in the recorded Odoo transcripts (../shared). The calls follow
+UNRECORDED: no grouped read is in the recorded Odoo transcripts (the fixtures). The calls follow
 Odoo's public source: on Odoo 18 (JSON-RPC) `read_group(domain, fields, groupby, offset, limit,
 orderby, lazy)` with lazy=False, answering one dict per group keyed by field name ("balance"),
 `__count` and `__domain`; on Odoo 19 (JSON-2) `formatted_read_group(domain, groupby, aggregates,

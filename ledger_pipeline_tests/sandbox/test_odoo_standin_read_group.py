@@ -1,5 +1,5 @@
 """The stand-in's grouped reads over HTTP: `read_group` (18 over JSON-RPC, 19 over JSON-2, where
-it is deprecated) and 19's `formatted_read_group`. Not recorded in ../shared: these check the
+it is deprecated) and 19's `formatted_read_group`. In no recorded transcript: these check the
 shapes Odoo's public source gives (see `sandbox/odoo_standin/read_group.py`)."""
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 
 Modelled on Odoo's public source (18.0 `odoo/models.py` `read_group`, 19.0 `odoo/orm/models.py`
 `_read_group` and `addons/web/models/models.py` `formatted_read_group`), not on a recorded
-answer: no transcript in ../shared holds a grouped read.
+answer: no recorded Odoo transcript (ledger_pipeline_tests/fixtures/odoo*-transcript.json) holds a
+grouped read.
 
 Both group the records a domain matches by plain stored fields: a many2one group's value is
 [id, display_name] (False for none), aggregates are "field:function" over the group's non-empty
