@@ -55,7 +55,7 @@ def nexacloud_invoices(
     invoices = tuple(nexacloud.iter_invoices(config.invoice_filter(months)))
     extract = InvoiceExtract(invoices, config.zone, config.describe(months), months)
     by_source = Counter(str(billing_system(inv.source_ref) or "none") for inv in invoices)
-    by_month = Counter(extract.month_of().values())
+    by_month = Counter(extract.month_of.values())
     context.log.info(f"read {len(invoices)} NexaCloud invoices ({extract.selection})")
     return dg.MaterializeResult(
         value=extract,
@@ -113,7 +113,7 @@ def verified_invoices(
         for i, v in sorted(verifications.items())
         if v.disagreements
     ]
-    month_of = extract.month_of()
+    month_of = extract.month_of
     context.log.info(f"verification outcomes: {dict(outcomes)}")
     return dg.MaterializeResult(
         value=result,

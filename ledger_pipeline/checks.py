@@ -29,7 +29,7 @@ from ledger_pipeline.ledger.stages import (
     VerifiedInvoices,
 )
 from ledger_pipeline.metadata import table
-from ledger_pipeline.month_checks import by_invoice, monthly_result
+from ledger_pipeline.month_checks import monthly_result
 from ledger_pipeline.odoo.resource import OdooLedger
 from ledger_pipeline.outcomes import (
     OdooBooking,
@@ -81,8 +81,7 @@ def source_integrity(
     extract = nexacloud_invoices
     problems = source_problems(extract.invoices) + orphan_problems(nexacloud)
     return monthly_result(
-        context, asset="nexacloud_invoices", check="source_integrity", months=extract.months,
-        rows=problems, columns=["invoice_id", "problem"], month_of=by_invoice(extract.month_of()),
+        context, extract, rows=problems, columns=["invoice_id", "problem"],
         metadata={"invoices": len(extract.invoices), "problems": len(problems)},
     )  # fmt: skip
 
@@ -102,10 +101,8 @@ def source_agreement(
         for invoice_id, v in sorted(verified_invoices.verifications.items())
         if v.disagreements
     ]
-    extract = nexacloud_invoices
     return monthly_result(
-        context, asset="verified_invoices", check="source_agreement", months=extract.months,
-        rows=rows, columns=["invoice_id", "disagreement"], month_of=by_invoice(extract.month_of()),
+        context, nexacloud_invoices, rows=rows, columns=["invoice_id", "disagreement"],
         severity=dg.AssetCheckSeverity.WARN, metadata={"disagreements": len(rows)},
     )  # fmt: skip
 
@@ -179,10 +176,8 @@ def plan_parity(
         for d in ledger_plan.decisions
         if d.outcome is PlanOutcome.FAILED
     ]
-    extract = nexacloud_invoices
     return monthly_result(
-        context, asset="ledger_plan", check="plan_parity", months=extract.months, rows=rows,
-        columns=["invoice_id", "problem"], month_of=by_invoice(extract.month_of()),
+        context, nexacloud_invoices, rows=rows, columns=["invoice_id", "problem"],
         metadata={
             "planned": len(ledger_plan.planned()),
             "mismatches": len(rows),
@@ -244,11 +239,8 @@ def ledger_parity(
         for account, amount in seen.revenue_by_account.items():
             key = (seen.currency or "?", account)
             odoo_revenue[key] = odoo_revenue.get(key, ZERO) + amount
-    extract = nexacloud_invoices
     return monthly_result(
-        context, asset="odoo_corrections", check="ledger_parity", months=extract.months,
-        rows=rows, columns=["invoice_id", "check", "expected", "odoo"],
-        month_of=by_invoice(extract.month_of()),
+        context, nexacloud_invoices, rows=rows, columns=["invoice_id", "check", "expected", "odoo"],
         metadata={
             "invoices_compared": len(moves),
             "mismatches": len(rows),
@@ -300,11 +292,9 @@ def voided_invoices_reversed(
     ]
     held = odoo.read_corrections(sorted({*gone, *voids})) if (gone or voids) else {}
     rows = unreversed(refs, verified_invoices, odoo_corrections.corrections, held)
-    month_of = nexacloud_invoices.month_of()
-    month_of_ref = {ref: month_of.get(i) for i, ref in refs.items()}
+    month_of_ref = {ref: nexacloud_invoices.month_of.get(i) for i, ref in refs.items()}
     return monthly_result(
-        context, asset="odoo_corrections", check="voided_invoices_reversed",
-        months=nexacloud_invoices.months, rows=rows,
+        context, nexacloud_invoices, rows=rows,
         columns=["invoice", "odoo_move", "odoo_total", "credited", "why"],
         month_of=lambda row: month_of_ref.get(str(row.get("invoice", "")).strip()),
         metadata={"invoices_checked": len(held), "unreversed": len(rows)},

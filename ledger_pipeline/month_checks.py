@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import dagster as dg
 
+from ledger_pipeline.ledger.stages import InvoiceExtract
 from ledger_pipeline.metadata import table
 
 MonthOf = Callable[[dict], str | None]
@@ -21,17 +22,19 @@ MonthOf = Callable[[dict], str | None]
 
 def monthly_result(
     context: dg.AssetCheckExecutionContext,
+    extract: InvoiceExtract,
     *,
-    asset: str,
-    check: str,
-    months: Sequence[str],
     rows: Sequence[dict],
     columns: Sequence[str],
-    month_of: MonthOf,
+    month_of: MonthOf | None = None,
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
     metadata: Mapping[str, object] | None = None,
 ) -> dg.AssetCheckResult:
-    """Logs each month's evaluation, and returns the run's result (failed if any month is)."""
+    """Logs each month's evaluation, and returns the run's result (failed if any month is).
+    The months are the extract's; a row's month is its `invoice_id`'s unless `month_of` says."""
+    (spec,) = context.check_specs  # the check this step runs
+    months = extract.months
+    month_of = month_of or (lambda row: extract.month_of.get(str(row.get("invoice_id", ""))))
     by_month: dict[str | None, list[dict]] = defaultdict(list)
     for row in rows:
         month = month_of(row)
@@ -41,8 +44,8 @@ def monthly_result(
         found = by_month.get(month, []) + anywhere
         context.op_execution_context.log_event(
             dg.AssetCheckEvaluation(
-                asset_key=dg.AssetKey(asset),
-                check_name=check,
+                asset_key=spec.asset_key,
+                check_name=spec.name,
                 passed=not found,
                 partition=month,
                 severity=severity,
@@ -61,8 +64,3 @@ def monthly_result(
             "details": table(list(rows), list(columns)),
         },
     )
-
-
-def by_invoice(month_of: Mapping[str, str], field: str = "invoice_id") -> MonthOf:
-    """A row's month from its invoice id."""
-    return lambda row: month_of.get(str(row.get(field, "")))

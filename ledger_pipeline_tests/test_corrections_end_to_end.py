@@ -193,7 +193,7 @@ def _assert_only_lost_history_differs(result) -> None:
     assert all(e.passed for e in verdicts.values()), verdicts
     extract = result.output_for_node("nexacloud_invoices")
     voided = {
-        extract.month_of()[i][:7]
+        extract.month_of[i][:7]
         for i, v in result.output_for_node("verified_invoices").verifications.items()
         if v.outcome == "void_at_source"
     }

@@ -144,7 +144,7 @@ def test_unverified_sensor_retries_after_the_source_comes_back(world):
     assert asked == unverified
     # One run over the months those invoices were created in.
     extract = first.output_for_node("nexacloud_invoices")
-    months = sorted({extract.month_of()[i] for i in unverified})
+    months = sorted({extract.month_of[i] for i in unverified})
     assert request.tags["dagster/asset_partition_range_start"] == months[0]
     assert request.tags["dagster/asset_partition_range_end"] == months[-1]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from ledger_pipeline.ledger.corrections import (
@@ -30,8 +31,10 @@ class InvoiceExtract:
     selection: str  # how they were selected, in words
     months: tuple[str, ...] = ()  # the accounting months (partition keys) they were read for
 
+    @cached_property
     def month_of(self) -> dict[str, str]:
-        """Invoice id → the accounting month (its first day, ISO) NexaCloud created it in."""
+        """Invoice id → the accounting month (its first day, ISO) NexaCloud created it in;
+        computed once per extract (each check of the run reads it)."""
         tz = ZoneInfo(self.time_zone)
         months = {}
         for inv in self.invoices:
