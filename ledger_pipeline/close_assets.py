@@ -12,7 +12,6 @@ ends failed, so the asset's partition bar shows at a glance the months booked an
 """
 
 from collections.abc import Iterator
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from ledger_pipeline.ledger.month_close import (
 )
 from ledger_pipeline.metadata import table
 from ledger_pipeline.odoo.resource import OdooLedger
-from ledger_pipeline.partitions import month_start, next_month
+from ledger_pipeline.partitions import month_start, next_month, previous_month
 from ledger_pipeline.reporting.close_report import (
     CLOSE_COLUMNS,
     chart_markdown,
@@ -136,8 +135,10 @@ def _verdict(month: str, differing: list[CloseLine]) -> str:
 
 
 def _within_chart(month: str, last: str) -> bool:
-    first = month_start(last) - timedelta(days=31 * (CHART_MONTHS - 1))
-    return first.replace(day=1).isoformat() <= month <= last
+    first = month_start(last)
+    for _ in range(CHART_MONTHS - 1):
+        first = previous_month(first)
+    return first.isoformat() <= month <= last
 
 
 def _earlier_revenue(instance: dg.DagsterInstance, first_month: str) -> list[dict]:
@@ -145,7 +146,7 @@ def _earlier_revenue(instance: dg.DagsterInstance, first_month: str) -> list[dic
     rows = []
     month = month_start(first_month)
     for _ in range(CHART_MONTHS - 1):
-        month = (month - timedelta(days=1)).replace(day=1)
+        month = previous_month(month)
         records = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=CLOSE_ASSET, asset_partitions=[month.isoformat()]),
             limit=1,

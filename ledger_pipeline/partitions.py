@@ -40,6 +40,10 @@ def next_month(first: date) -> date:
     return date(first.year + first.month // 12, first.month % 12 + 1, 1)
 
 
+def previous_month(first: date) -> date:
+    return date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
+
+
 def month_start(key: str) -> date:
     """The first day of a partition's month; a clear error for a key that is not one."""
     try:
@@ -66,8 +70,7 @@ def open_months(moment: datetime, settings: LedgerSettings) -> list[str]:
     the previous one through the close day. Never a month before the first one."""
     today = moment.astimezone(ZoneInfo(settings.time_zone)).date()
     current = today.replace(day=1)
-    previous = date(current.year - (current.month == 1), (current.month - 2) % 12 + 1, 1)
-    months = [previous, current] if today.day <= settings.close_day else [current]
+    months = [previous_month(current), current] if today.day <= settings.close_day else [current]
     return [m.isoformat() for m in months if m >= settings.first_day]
 
 

@@ -16,7 +16,9 @@ from ledger_pipeline.partitions import (
     accounting_months,
     month_start,
     months_window,
+    next_month,
     open_months,
+    previous_month,
 )
 from ledger_pipeline.schedules import build_daily_schedule
 from ledger_pipeline.settings import LedgerSettings, SettingError
@@ -135,3 +137,19 @@ def test_the_first_month_and_close_day_are_read_from_the_environment(monkeypatch
     monkeypatch.setenv("LEDGER_CLOSE_DAY", "29")
     with pytest.raises(SettingError, match="LEDGER_CLOSE_DAY must be an integer 1–28"):
         LedgerSettings.from_env()
+
+
+@given(st.dates(min_value=date(1971, 1, 1), max_value=date(2099, 12, 1)))
+def test_previous_and_next_month_step_one_month(day):
+    first = day.replace(day=1)
+    assert previous_month(next_month(first)) == first
+    assert next_month(previous_month(first)) == first
+    assert previous_month(date(2026, 1, 1)) == date(2025, 12, 1)
+
+
+def test_the_close_chart_shows_the_month_and_the_eleven_before_it():
+    from ledger_pipeline.close_assets import _within_chart
+
+    shown = [m for m in (f"{y}-{n:02d}-01" for y in (2024, 2025) for n in range(1, 13))
+             if _within_chart(m, "2025-03-01")]  # fmt: skip
+    assert shown[0] == "2024-04-01" and shown[-1] == "2025-03-01" and len(shown) == 12
