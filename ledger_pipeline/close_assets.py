@@ -56,8 +56,8 @@ def month_end_close(context: dg.AssetExecutionContext, odoo: OdooLedger) -> Iter
         revenue = [{"month": month, **row} for row in revenue_by_family(lines)]
         history = [row for row in history if row["month"] != month] + revenue
         shown = [row for row in history if _within_chart(row["month"], month)]
-        metadata = _month_metadata(context, month, lines, shown, revenue)
         differing = differences(lines)
+        metadata = _month_metadata(context, month, lines, differing, shown, revenue)
         if differing:
             # Recorded, but not as the month's close: its partition shows failed on the bar.
             failing[month] = differing
@@ -76,24 +76,23 @@ def month_end_close(context: dg.AssetExecutionContext, odoo: OdooLedger) -> Iter
                 description=_verdict(month, differing),
             )
         )
+    verdict = "; ".join(_verdict(m, d) for m, d in failing.items())
+    months_failing = dg.MetadataValue.json(sorted(m[:7] for m in failing))
     yield dg.AssetCheckResult(
         check_name=CHECK,
         passed=not failing,
-        description="; ".join(_verdict(m, d) for m, d in failing.items()) or None,
+        description=verdict or None,
         metadata={
             "months": len(months),
-            "months_failing": dg.MetadataValue.json(sorted(m[:7] for m in failing)),
+            "months_failing": months_failing,
             **_difference_metadata([line for lines in failing.values() for line in lines]),
         },
     )
     if failing:  # the months not in parity end failed: the partition bar shows them red
-        raise dg.Failure(
-            description="; ".join(_verdict(m, d) for m, d in failing.items()),
-            metadata={"months_failing": dg.MetadataValue.json(sorted(m[:7] for m in failing))},
-        )
+        raise dg.Failure(description=verdict, metadata={"months_failing": months_failing})
 
 
-def _month_metadata(context, month: str, lines, chart_rows, revenue) -> dict:
+def _month_metadata(context, month: str, lines, differing, chart_rows, revenue) -> dict:
     frame = close_frame(lines)
     svg = revenue_chart_svg(revenue_history_frame(chart_rows))
     folder = Path(context.instance.storage_directory()) / "month_end_close"
@@ -104,7 +103,7 @@ def _month_metadata(context, month: str, lines, chart_rows, revenue) -> dict:
     html_path.write_text(close_report_html(month[:7], frame, svg))
     return {
         "lines": len(lines),
-        "differences": len(differences(lines)),
+        "differences": len(differing),
         "close": table(_rows(lines), CLOSE_COLUMNS),
         "revenue_chart": dg.MetadataValue.md(chart_markdown(svg)),
         "report_html": dg.MetadataValue.path(str(html_path)),

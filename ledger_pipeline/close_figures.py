@@ -38,10 +38,10 @@ FIGURES_KEY = "source_figures"
 
 def record_source_figures(
     context: dg.AssetExecutionContext, dated: Iterable[DatedFigure], booked_by: str
-) -> list[str]:
-    """Records the figures per accounting month (observations of `month_end_close`); returns the
-    months recorded. A month outside the partitions (a date before the first month) is logged
-    and left out: no close covers it."""
+) -> None:
+    """Records the figures per accounting month (observations of `month_end_close`). A month
+    outside the partitions (a date before the first month) is logged and left out: no close
+    covers it."""
     by_month: dict[str, dict[str, dict[FigureKey, Decimal]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(Decimal))
     )
@@ -49,7 +49,6 @@ def record_source_figures(
         by_month[month_key(item.date)][item.document][item.figure.key] += item.figure.amount
     months = context.assets_def.partitions_def
     first, last = months.get_first_partition_key(), months.get_last_partition_key()
-    recorded = []
     for month, documents in sorted(by_month.items()):
         if not (first <= month <= last):
             context.log.warning(
@@ -70,8 +69,6 @@ def record_source_figures(
                 },
             )
         )
-        recorded.append(month)
-    return recorded
 
 
 def invoice_source_figures(booking: OdooBooking, outcomes: Iterable[InvoiceOutcome]):
