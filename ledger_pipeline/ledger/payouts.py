@@ -239,7 +239,7 @@ class PayoutPlan:
 # -- planning ---------------------------------------------------------------------------------
 
 # Where each kind of BT goes. `None`: it has no clearing line (fees; the payout's own BT).
-_CLEARING_ROLE = {
+CLEARING_ROLE = {
     "charge": LineRole.RECEIPTS,
     "refund": LineRole.PAYMENTS,
     "refund_failure": LineRole.PAYMENTS,
@@ -248,7 +248,7 @@ _CLEARING_ROLE = {
     "payout_reversal": LineRole.RECEIPTS,
 }
 FEE_CATEGORIES = frozenset({"fee", "tax"})
-KNOWN_CATEGORIES = frozenset(_CLEARING_ROLE) | FEE_CATEGORIES | {"payout"}
+KNOWN_CATEGORIES = frozenset(CLEARING_ROLE) | FEE_CATEGORIES | {"payout"}
 OPEN_DISPUTE = frozenset(
     {
         "warning_needs_response",
@@ -293,7 +293,7 @@ def plan_payout(
             fees += bt.fee
             continue
         fees += bt.fee if category != "dispute" else ZERO
-        for doc, value in _cleared_values(bt, category):
+        for doc, value in cleared_values(bt, category):
             line, difference, missing = _clearing_line(payout, bt, category, doc, value, items)
             lines.append(line)
             exchange += difference
@@ -303,10 +303,17 @@ def plan_payout(
                 waiting = category == "dispute" and bt.dispute_status in OPEN_DISPUTE
                 (awaiting if waiting else unmatched).append(missing)
     if fees:
-        label = f"Stripe fees paid out in {payout.id}"
+        # Fee BTs have no line of their own: their ids go in this label, so every BT a booked
+        # payout paid out is named on its entry.
+        own = " ".join(t.id for t in payout.paid_out if category_of(t) in FEE_CATEGORIES)
+        label = f"Stripe fees paid out in {payout.id}" + (f" ({own})" if own else "")
         lines.append(EntryLine(LineRole.FEE, label, fees, company_currency, fees))
     transfer = Doc(DocKind.PAYOUT, payout.id)
-    label = f"Stripe payout {payout.id} to the bank, arriving {payout.arrival_date} {transfer.tag}"
+    own = " ".join(t.id for t in payout.transactions if t.type == "payout")
+    label = (
+        f"Stripe payout {payout.id} {own} to the bank, arriving {payout.arrival_date} "
+        f"{transfer.tag}"
+    )
     lines.append(
         EntryLine(LineRole.TRANSFER, label, payout.amount, payout.currency, payout.amount, transfer)
     )
@@ -372,8 +379,9 @@ def _problem(payout: Payout, company_currency: str) -> str | None:
     return None
 
 
-def _cleared_values(bt: BalanceTransaction, category: str) -> list[tuple[Doc | None, Decimal]]:
-    """The clearing amounts (settlement currency, + in / − out) a BT leaves, with documents."""
+def cleared_values(bt: BalanceTransaction, category: str) -> list[tuple[Doc | None, Decimal]]:
+    """The clearing amounts (settlement currency, + in / − out) a BT leaves, with documents
+    (`category` as `category_of` gives it; a dispute's fee is cleared apart from its amount)."""
     if category == "dispute" and bt.doc is not None:
         values = [(bt.doc, bt.amount)]
         if bt.fee:
@@ -392,10 +400,10 @@ def _clearing_line(
 ) -> tuple[EntryLine, Decimal, Unmatched | None]:
     """The line clearing `value` of `bt`, the exchange difference (+ loss) and, when Odoo holds
     no matching item, why."""
-    role = _CLEARING_ROLE[category]
+    role = CLEARING_ROLE[category]
     tag = doc.tag if doc is not None else ""
     label = f"{payout.id} {bt.id} {bt.description or bt.type} {tag}".replace("  ", " ").strip()
-    match, reason = _match(bt, doc, value, role, items)
+    match, reason = match_item(bt, doc, value, role, items)
     if match is None:
         line = EntryLine(role, label, -value, bt.currency.upper(), -value, doc, bt.id)
         return line, ZERO, Unmatched(bt.id, doc, value, reason or "")
@@ -414,14 +422,16 @@ def _clearing_line(
     return line, match.balance - value, None
 
 
-def _match(
+def match_item(
     bt: BalanceTransaction,
     doc: Doc | None,
     value: Decimal,
     role: LineRole,
     items: Mapping[Doc, Sequence[OdooItem]],
 ) -> tuple[OdooItem | None, str | None]:
-    """The open Odoo item this BT's value clears, or why there is none (never a guess)."""
+    """The open Odoo item this BT's `value` clears, or why there is none (never a guess): one
+    open item of the document on the right account, in the currency and amount the customer
+    paid or got back (and, for a Lago invoice, on the same day)."""
     if doc is None:
         return None, f"{bt.id} ({bt.type}) names no invoice, refund or dispute"
     candidates = [i for i in items.get(doc, ()) if i.role is role and i.open]
