@@ -13,6 +13,13 @@ Corrections (`void_invoice`, `mark_uncollectible`, `issue_credit_note`, `refund`
 (`now`, settable). They are served by `GET /v1/events` (the last 30 days only), `/v1/credit_notes`
 (+ `/{id}`, `/{id}/lines`), `/v1/refunds`, `/v1/disputes` and `/v1/invoice_payments`.
 
+Money (`stripe_money.py`): a charge for every paid invoice (and `add_lago_charge` for Lago-billed
+payments), refund and dispute balance transactions, daily automatic payouts made lazily up to
+`now`, settled in CAD; served by `GET /v1/balance_transactions` (`payout`, `created`, `type`,
+`source`, `currency`, `expand[]=data.source`, + `/{id}`), `/v1/payouts` (`status`,
+`arrival_date`, `created`, + `/{id}`), `/v1/balance` and `/v1/charges`. `fail_payout` /
+`cancel_payout` return a payout's money to the balance.
+
 Tests steer it: call counts per endpoint, injected latency, 429s with `Retry-After`, 5xx,
 timeouts and a whole outage (connections dropped). It never writes anywhere but memory.
 """
@@ -25,7 +32,7 @@ import json
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +42,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from ledger_pipeline.ledger.model import SourceInvoice
 from ledger_pipeline.ledger.money import currency_unit, to_minor_units
 from ledger_pipeline.sandbox.billing_scenarios import SourceScenario, scenario_for
+from ledger_pipeline.sandbox.stripe_money import ACCOUNT_ZONE, SETTLEMENT_CURRENCY, MoneyBook
 
 DEFAULT_API_KEY = "sk_test_standin"
 LIST_ENDPOINT = "GET /v1/invoices"
@@ -46,6 +54,13 @@ CREDIT_NOTE_LINES_ENDPOINT = "GET /v1/credit_notes/{id}/lines"
 REFUNDS_ENDPOINT = "GET /v1/refunds"
 DISPUTES_ENDPOINT = "GET /v1/disputes"
 INVOICE_PAYMENTS_ENDPOINT = "GET /v1/invoice_payments"
+BALANCE_TRANSACTIONS_ENDPOINT = "GET /v1/balance_transactions"
+BALANCE_TRANSACTION_ENDPOINT = "GET /v1/balance_transactions/{id}"
+PAYOUTS_ENDPOINT = "GET /v1/payouts"
+PAYOUT_ENDPOINT = "GET /v1/payouts/{id}"
+BALANCE_ENDPOINT = "GET /v1/balance"
+CHARGES_ENDPOINT = "GET /v1/charges"
+CHARGE_ENDPOINT = "GET /v1/charges/{id}"
 EVENT_RETENTION = timedelta(days=30)  # "List events, going back up to 30 days"
 EMBEDDED_LINES = 10  # a credit note carries the first page of its lines
 API_VERSION = "2026-10-28.endive"
@@ -232,6 +247,14 @@ class _Store:
         self.clock: datetime | None = None  # None: the wall clock
         self.payment_intents: dict[str, str] = {}  # invoice id → the PaymentIntent that paid it
         self.sequence = 0
+        self.money = MoneyBook()
+        self.payment_of: Callable[[Mapping[str, Any]], str] | None = None
+
+    def sync_money(self) -> MoneyBook:
+        """The money book brought up to `now` (charges of paid invoices, payouts made)."""
+        with self.lock:
+            self.money.sync(self.now(), list(self.by_id.values()), self.payment_of)
+            return self.money
 
     def ordered(self) -> list[dict[str, Any]]:
         with self.lock:
@@ -287,15 +310,16 @@ def _many(query: Mapping[str, list[str]], name: str) -> list[str]:
     return [v for _, v in indexed] + query.get(name + "[]", []) + query.get(name, [])
 
 
-def _created_filter(query: Mapping[str, list[str]]):
+def _created_filter(query: Mapping[str, list[str]], name: str = "created"):
+    """A row filter from `name[gte|gt|lte|lt]` and `name` (equal), on the row's field `name`."""
     try:
         bounds = {
-            op: int(_one(query, f"created[{op}]"))
+            op: int(_one(query, f"{name}[{op}]"))
             for op in _CREATED_OPS
-            if _one(query, f"created[{op}]")
+            if _one(query, f"{name}[{op}]")
         }
-        if _one(query, "created"):
-            bounds["eq"] = int(_one(query, "created"))
+        if _one(query, name):
+            bounds["eq"] = int(_one(query, name))
     except ValueError:
         raise _BadRequest(
             _error(400, "invalid_request_error", "Invalid integer.", "parameter_invalid_integer")
@@ -303,7 +327,7 @@ def _created_filter(query: Mapping[str, list[str]]):
 
     def keep(row: Mapping[str, Any]) -> bool:
         return all(
-            row["created"] == bound if op == "eq" else _CREATED_OPS[op](row["created"], bound)
+            row[name] == bound if op == "eq" else _CREATED_OPS[op](row[name], bound)
             for op, bound in bounds.items()
         )
 
@@ -446,6 +470,153 @@ def _list_objects(store: _Store, name: str, query: Mapping[str, list[str]], **fi
     return _page(_newest_first(rows), query, f"/v1/{name}", name.rstrip("s").replace("_", " "))
 
 
+# -- money: balance transactions, payouts, the balance, charges --------------------------------
+
+
+def _source_object(store: _Store, source_id: str | None, expand: set[str]) -> Any:
+    """A BT's source expanded (a charge, refund, dispute or payout), its PaymentIntent too when
+    `data.source.payment_intent` is asked."""
+    money = store.money
+    found = None
+    if source_id:
+        found = (
+            money.charges.get(source_id)
+            or money.payouts.get(source_id)
+            or store.objects["refunds"].get(source_id)
+            or store.objects["disputes"].get(source_id)
+        )
+    if found is None:
+        return source_id
+    found = json.loads(json.dumps(found))
+    if found.get("object") == "charge" and expand & {"source.payment_intent"}:
+        intent = money.payment_intents.get(found.get("payment_intent") or "")
+        if intent is not None:
+            found["payment_intent"] = json.loads(json.dumps(intent))
+    return found
+
+
+def _served_transaction(store: _Store, bt: Mapping[str, Any], expand: set[str]) -> dict:
+    copy = store.money.served(bt, store.now())
+    if "source" in expand:
+        copy["source"] = _source_object(store, bt["source"], expand)
+    return copy
+
+
+def _expansions(query: Mapping[str, list[str]], prefix: str) -> set[str]:
+    """The expand paths under `prefix` (`data.` for a list, none for one object)."""
+    return {e[len(prefix) :] for e in _many(query, "expand") if e.startswith(prefix)}
+
+
+def _list_balance_transactions(store: _Store, query: Mapping[str, list[str]]) -> tuple:
+    keep = _created_filter(query)
+    wanted = {name: _one(query, name) for name in ("type", "source", "currency", "payout")}
+    with store.lock:
+        money = store.sync_money()
+        payout = wanted.pop("payout")
+        if payout is not None:
+            if payout not in money.payouts:
+                return _error(
+                    400,
+                    "invalid_request_error",
+                    f"No such payout: '{payout}'",
+                    "resource_missing",
+                    "payout",
+                )
+            pool = [money.transactions[t] for t in money.members[payout]]
+        else:
+            pool = list(money.transactions.values())
+        now = store.now().timestamp()
+        rows = [
+            bt
+            for bt in pool
+            if bt["created"] <= now
+            and keep(bt)
+            and all(v is None or bt[k] == v for k, v in wanted.items())
+        ]
+        status, body = _page(
+            _newest_first(rows), query, "/v1/balance_transactions", "balance transaction"
+        )
+        if status == 200:
+            expand = _expansions(query, "data.")
+            body["data"] = [_served_transaction(store, bt, expand) for bt in body["data"]]
+        return status, body
+
+
+def _balance_transaction(store: _Store, txn_id: str, query: Mapping[str, list[str]]) -> tuple:
+    with store.lock:
+        bt = store.sync_money().transactions.get(txn_id)
+        if bt is None or bt["created"] > store.now().timestamp():
+            return _missing("balance transaction", txn_id)
+        return 200, _served_transaction(store, bt, _expansions(query, ""))
+
+
+def _served_payout(store: _Store, payout: Mapping[str, Any], expand: set[str]) -> dict:
+    copy = json.loads(json.dumps(payout))
+    for name in ("balance_transaction", "failure_balance_transaction"):
+        if name in expand and copy.get(name):
+            copy[name] = store.money.served(store.money.transactions[copy[name]], store.now())
+    return copy
+
+
+def _list_payouts(store: _Store, query: Mapping[str, list[str]]) -> tuple:
+    created, arrival = _created_filter(query), _created_filter(query, "arrival_date")
+    status = _one(query, "status")
+    with store.lock:
+        money = store.sync_money()
+        rows = [
+            p
+            for p in money.payouts.values()
+            if created(p) and arrival(p) and (status is None or p["status"] == status)
+        ]
+        answer, body = _page(_newest_first(rows), query, "/v1/payouts", "payout")
+        if answer == 200:
+            expand = _expansions(query, "data.")
+            body["data"] = [_served_payout(store, p, expand) for p in body["data"]]
+        return answer, body
+
+
+def _payout(store: _Store, po_id: str, query: Mapping[str, list[str]]) -> tuple:
+    with store.lock:
+        payout = store.sync_money().payouts.get(po_id)
+        if payout is None:
+            return _missing("payout", po_id)
+        return 200, _served_payout(store, payout, _expansions(query, ""))
+
+
+def _balance(store: _Store) -> tuple:
+    with store.lock:
+        money = store.sync_money()
+        sums = money.balance(store.now())
+
+    def entry(amount: int) -> list[dict[str, Any]]:
+        return [{"amount": amount, "currency": money.currency, "source_types": {"card": amount}}]
+
+    return 200, {
+        "object": "balance",
+        "available": entry(sums["available"]),
+        "livemode": False,
+        "pending": entry(sums["pending"]),
+    }
+
+
+def _list_charges(store: _Store, query: Mapping[str, list[str]]) -> tuple:
+    keep = _created_filter(query)
+    intent = _one(query, "payment_intent")
+    with store.lock:
+        rows = [
+            c
+            for c in store.sync_money().charges.values()
+            if keep(c) and (intent is None or c["payment_intent"] == intent)
+        ]
+        return _page(_newest_first(rows), query, "/v1/charges", "charge")
+
+
+def _charge(store: _Store, ch_id: str) -> tuple:
+    with store.lock:
+        charge = store.sync_money().charges.get(ch_id)
+        return (200, json.loads(json.dumps(charge))) if charge else _missing("charge", ch_id)
+
+
 def _route(store: _Store, endpoint: str, object_id: str, query: Mapping[str, list[str]]):
     if endpoint == LIST_ENDPOINT:
         return _list(store, query)
@@ -479,6 +650,20 @@ def _route(store: _Store, endpoint: str, object_id: str, query: Mapping[str, lis
                 "payment[payment_intent]": "payment.payment_intent",
             },
         )
+    if endpoint == BALANCE_TRANSACTIONS_ENDPOINT:
+        return _list_balance_transactions(store, query)
+    if endpoint == BALANCE_TRANSACTION_ENDPOINT:
+        return _balance_transaction(store, object_id, query)
+    if endpoint == PAYOUTS_ENDPOINT:
+        return _list_payouts(store, query)
+    if endpoint == PAYOUT_ENDPOINT:
+        return _payout(store, object_id, query)
+    if endpoint == BALANCE_ENDPOINT:
+        return _balance(store)
+    if endpoint == CHARGES_ENDPOINT:
+        return _list_charges(store, query)
+    if endpoint == CHARGE_ENDPOINT:
+        return _charge(store, object_id)
     return None
 
 
@@ -489,6 +674,17 @@ _COLLECTIONS = {
     "/v1/disputes": DISPUTES_ENDPOINT,
     "/v1/invoice_payments": INVOICE_PAYMENTS_ENDPOINT,
     "/v1/invoices": LIST_ENDPOINT,
+    "/v1/balance_transactions": BALANCE_TRANSACTIONS_ENDPOINT,
+    "/v1/payouts": PAYOUTS_ENDPOINT,
+    "/v1/balance": BALANCE_ENDPOINT,
+    "/v1/charges": CHARGES_ENDPOINT,
+}
+# One object by id: the path's prefix → its endpoint.
+_OBJECTS = {
+    "/v1/invoices/": RETRIEVE_ENDPOINT,
+    "/v1/balance_transactions/": BALANCE_TRANSACTION_ENDPOINT,
+    "/v1/payouts/": PAYOUT_ENDPOINT,
+    "/v1/charges/": CHARGE_ENDPOINT,
 }
 
 
@@ -560,9 +756,9 @@ def _handler_for(store: _Store, api_key: str) -> type[BaseHTTPRequestHandler]:
                 return f"{method} {path}", ""
             if path in _COLLECTIONS:
                 return _COLLECTIONS[path], ""
-            prefix = "/v1/invoices/"
-            if path.startswith(prefix) and "/" not in path[len(prefix) :]:
-                return RETRIEVE_ENDPOINT, unquote(path[len(prefix) :])
+            for prefix, endpoint in _OBJECTS.items():
+                if path.startswith(prefix) and "/" not in path[len(prefix) :]:
+                    return endpoint, unquote(path[len(prefix) :])
             prefix = "/v1/credit_notes/"
             if path.startswith(prefix):
                 rest = path[len(prefix) :].split("/")
@@ -604,11 +800,16 @@ class StripeStandIn:
         *,
         api_key: str = DEFAULT_API_KEY,
         port: int = 0,
+        settlement_currency: str = SETTLEMENT_CURRENCY,
+        account_zone: str = ACCOUNT_ZONE,
+        monthly_billing_fee: int = 0,
     ):
         seeded = (
             stripe_invoice(i, scenario_for(i.invoice_id, dict(overrides or {}))) for i in invoices
         )
         self._store = _Store(raw for raw in seeded if raw is not None)
+        self._store.money = MoneyBook(settlement_currency, account_zone, monthly_billing_fee)
+        self._store.payment_of = self._ensure_payment
         for raw in list(self._store.by_id.values()):
             if raw["status"] == "paid" and raw["amount_paid"] > 0:
                 self._ensure_payment(raw)
@@ -736,6 +937,134 @@ class StripeStandIn:
         """Store a credit note, refund, dispute or payment as given (shapes tests need)."""
         with self._store.lock:
             self._store.objects[collection][raw["id"]] = raw
+
+    # money: charges, balance transactions, payouts (stripe_money.py)
+    @property
+    def settlement_currency(self) -> str:
+        return self._store.money.currency
+
+    def payouts(self) -> list[dict[str, Any]]:
+        """Every payout made up to `now` (made now if not yet), newest first (copies)."""
+        with self._store.lock:
+            money = self._store.sync_money()
+            return json.loads(json.dumps(_newest_first(money.payouts.values())))
+
+    def balance_transactions(self, payout: str | None = None) -> list[dict[str, Any]]:
+        """The BTs recorded up to `now` (or those `payout` paid out, its own included), newest
+        first, as served (copies)."""
+        with self._store.lock:
+            money = self._store.sync_money()
+            ids = money.members[payout] if payout is not None else list(money.transactions)
+            now = self.now
+            rows = [money.transactions[t] for t in ids]
+            rows = [t for t in rows if t["created"] <= now.timestamp()]
+            return [money.served(t, now) for t in _newest_first(rows)]
+
+    def unpaid_transactions(self) -> list[dict[str, Any]]:
+        """The BTs recorded up to `now` that no payout holds yet (the balance's)."""
+        with self._store.lock:
+            money = self._store.sync_money()
+            return [t for t in self.balance_transactions() if t["id"] not in money.paid_by]
+
+    def balance(self) -> dict[str, int]:
+        """`{"available": …, "pending": …}` in settlement minor units, as `/v1/balance` says."""
+        with self._store.lock:
+            return self._store.sync_money().balance(self.now)
+
+    def amend_transaction(self, txn_id: str, **fields: Any) -> None:
+        """Overwrite fields of a recorded BT as served (a shape the stand-in never makes)."""
+        with self._store.lock:
+            self._store.money.transactions[txn_id].update(fields)
+
+    def add_lago_charge(
+        self,
+        lago_invoice_id: str,
+        amount_minor: int,
+        currency: str,
+        paid_at: datetime,
+        lago_customer_id: str | None = None,
+    ) -> str:
+        """A payment Lago took through Stripe for its invoice (no Stripe invoice): a charge whose
+        PaymentIntent carries Lago's metadata (billing-money-trail §3.2). Returns the `ch_…`."""
+        if paid_at.tzinfo is None:
+            raise ValueError("paid_at needs an aware datetime")
+        if amount_minor <= 0:
+            raise ValueError(f"a charge of {amount_minor} for Lago invoice {lago_invoice_id}")
+        with self._store.lock:
+            money = self._store.money
+            suffix = hashlib.sha256(
+                f"lago/{lago_invoice_id}/{len(money.charges)}".encode()
+            ).hexdigest()[:24]
+            metadata = {
+                "lago_invoice_id": lago_invoice_id,
+                "lago_customer_id": lago_customer_id or "",
+                "invoice_issuing_date": paid_at.date().isoformat(),
+                "invoice_type": "subscription",
+            }
+            charge = money.add_charge(
+                charge_id="ch_" + suffix,
+                payment_intent="pi_" + suffix,
+                amount=amount_minor,
+                currency=currency,
+                created=_ts(paid_at),
+                customer="cus_" + hashlib.sha256(str(lago_customer_id).encode()).hexdigest()[:14],
+                metadata={k: v for k, v in metadata.items() if v},
+                description=f"Lago invoice {lago_invoice_id}",
+            )
+            return charge["id"]
+
+    def add_lago_refund(self, charge_id: str, amount_minor: int, lago_credit_note_id: str) -> str:
+        """Lago refunding (part of) a Lago charge for its credit note, at `now`; the `re_…`."""
+        with self._store.lock:
+            money = self._store.money
+            charge = money.charges.get(charge_id)
+            if charge is None:
+                raise KeyError(f"the stand-in has no charge {charge_id}")
+            left = charge["amount"] - charge["amount_refunded"]
+            if amount_minor <= 0 or amount_minor > left:
+                raise ValueError(f"refund of {amount_minor} exceeds what {charge_id} has ({left})")
+            intent = money.payment_intents[charge["payment_intent"]]["metadata"]
+            refund = {
+                "id": self._store.next_id("re"),
+                "object": "refund",
+                "amount": amount_minor,
+                "balance_transaction": None,
+                "charge": charge_id,
+                "created": _ts(self.now),
+                "currency": charge["currency"],
+                "destination_details": None,
+                "failure_balance_transaction": None,
+                "failure_reason": None,
+                "metadata": {
+                    "lago_credit_note_id": lago_credit_note_id,
+                    "lago_invoice_id": intent.get("lago_invoice_id", ""),
+                    "lago_customer_id": intent.get("lago_customer_id", ""),
+                },
+                "payment_intent": charge["payment_intent"],
+                "reason": "requested_by_customer",
+                "receipt_number": None,
+                "source_transfer_reversal": None,
+                "status": "succeeded",
+                "transfer_reversal": None,
+            }
+            self._money_of_refund(refund, None)
+            self._store.objects["refunds"][refund["id"]] = refund
+            self.record_event("refund.created", refund)
+            return refund["id"]
+
+    def fail_payout(self, po_id: str, code: str = "account_closed") -> str:
+        """The bank returned a payout: `failed` with `failure_code`, its money back in the
+        balance as a `payout_failure` BT (+amount, at `now`) that the next payout sweeps.
+        Returns that BT's id."""
+        with self._store.lock:
+            self._store.sync_money()
+            return self._store.money.return_payout(po_id, self.now, code, cancel=False)
+
+    def cancel_payout(self, po_id: str) -> str:
+        """Cancel a payout not yet paid: a `payout_cancel` BT (+amount); returns its id."""
+        with self._store.lock:
+            self._store.sync_money()
+            return self._store.money.return_payout(po_id, self.now, "", cancel=True)
 
     def void_invoice(self, invoice_id: str) -> None:
         """Void an open or uncollectible invoice (Stripe refuses it on a paid one)."""
@@ -942,7 +1271,9 @@ class StripeStandIn:
     def update_refund(self, re_id: str, status: str) -> None:
         """A refund changes state later (pending → succeeded, or failed)."""
         with self._store.lock:
+            was = self._store.objects["refunds"][re_id]["status"]
             refund = {**self._store.objects["refunds"][re_id], "status": status}
+            self._money_of_refund(refund, was)
             self._store.objects["refunds"][re_id] = refund
             self.record_event("refund.failed" if status == "failed" else "refund.updated", refund)
 
@@ -954,24 +1285,16 @@ class StripeStandIn:
             pi = self._ensure_payment(raw)
             dp_id = self._store.next_id("dp")
             created = _ts(self.now)
-            withdrawal = {
-                "id": self._store.next_id("txn"),
-                "object": "balance_transaction",
-                "amount": -amount,
-                "created": created,
-                "currency": raw["currency"],
-                "description": f"Chargeback withdrawal for {pi}",
-                "fee": fee,
-                "fee_details": [
-                    {"amount": fee, "currency": raw["currency"], "description": "Dispute fee",
-                     "type": "stripe_fee"}
-                ] if fee else [],
-                "net": -amount - fee,
-                "reporting_category": "dispute",
-                "source": dp_id,
-                "status": "available",
-                "type": "adjustment",
-            }  # fmt: skip
+            withdrawal = self._store.money.dispute_withdrawal(
+                self._store.next_id("txn"),
+                dispute_id=dp_id,
+                payment_intent=pi,
+                amount=amount,
+                currency=raw["currency"],
+                fee=fee,
+                created=created,
+            )
+            withdrawal = json.loads(json.dumps(withdrawal))
             dispute = {
                 "id": dp_id,
                 "object": "dispute",
@@ -1007,17 +1330,14 @@ class StripeStandIn:
             if dispute["status"] in ("won", "lost"):
                 raise ValueError(f"dispute {dp_id} is already {dispute['status']}")
             if status == "won":
-                reinstated = {
-                    **dispute["balance_transactions"][0],
-                    "id": self._store.next_id("txn"),
-                    "amount": dispute["amount"],
-                    "created": _ts(self.now),
-                    "description": f"Chargeback reversal for {dispute['payment_intent']}",
-                    "fee": 0,
-                    "fee_details": [],
-                    "net": dispute["amount"],
-                    "reporting_category": "dispute_reversal",
-                }
+                withdrawn = dispute["balance_transactions"][0]
+                reinstated = self._store.money.dispute_reversal(
+                    self._store.next_id("txn"),
+                    self._store.money.transactions.get(withdrawn["id"], withdrawn),
+                    dispute["payment_intent"],
+                    _ts(self.now),
+                )
+                reinstated = json.loads(json.dumps(reinstated))
                 transactions = [*dispute["balance_transactions"], reinstated]
                 self._set_dispute(dp_id, status="won", balance_transactions=transactions)
                 self.record_event(
@@ -1099,11 +1419,21 @@ class StripeStandIn:
             "status": status,
             "transfer_reversal": None,
         }
+        self._money_of_refund(refund, None)
         self._store.objects["refunds"][refund["id"]] = refund
         self.record_event("refund.created", refund)
         if status == "failed":
             self.record_event("refund.failed", refund)
         return refund["id"]
+
+    def _money_of_refund(self, refund: dict[str, Any], was: str | None) -> None:
+        """The refund's BTs: its own once it moves money, a failure BT when it fails."""
+        money = self._store.money
+        moved = ("pending", "requires_action", "succeeded", "failed", "canceled")
+        if refund["status"] in moved and not refund.get("balance_transaction"):
+            money.refund(refund)
+        if refund["status"] in ("failed", "canceled") and was not in ("failed", "canceled"):
+            money.refund_failure(refund, _ts(self.now))
 
     def answer(self, n: int) -> None:
         """Answer the next `n` requests normally: sequences faults (list fine, then 5xx)."""

@@ -15,9 +15,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import requests
@@ -52,6 +53,9 @@ from ledger_pipeline.sources.common import (
     time_zone,
     unverifiable,
 )
+
+if TYPE_CHECKING:
+    from ledger_pipeline.sources.stripe_payouts import StripePayouts
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +158,28 @@ class StripeVerifier(ConfigurableResource):
         from ledger_pipeline.sources.stripe_changes import read_changes  # it imports this module
 
         return read_changes(self, cursor, lookback_start, tz, now=now, sleep=sleep, clock=clock)
+
+    @contextmanager
+    def payouts_reader(
+        self,
+        tz: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Iterator[StripePayouts]:
+        """A reader of Stripe's payouts, balance transactions and balance (`stripe_payouts`)
+        on this resource's client, pacing and retries, open for the `with` block.
+
+        Raises `StripeDown` when no key is set (and, from the reader's calls, when Stripe is
+        down or refuses the key).
+        """
+        from ledger_pipeline.sources.stripe_payouts import StripePayouts  # it imports this module
+
+        zone = time_zone(tz)
+        if not self.api_key.strip():
+            raise StripeDown(NO_CREDENTIALS)
+        with self._session() as session:
+            yield StripePayouts(self._client(session), self._caller(sleep, clock), zone)
 
     def _session(self) -> requests.Session:
         """One pooled session for the run, shared by the retrieve workers, closed at the end."""
