@@ -17,7 +17,8 @@ Money (`stripe_money.py`): a charge for every paid invoice (and `add_lago_charge
 payments), refund and dispute balance transactions, daily automatic payouts made lazily up to
 `now`, settled in CAD; served by `GET /v1/balance_transactions` (`payout`, `created`, `type`,
 `source`, `currency`, `expand[]=data.source`, + `/{id}`), `/v1/payouts` (`status`,
-`arrival_date`, `created`, + `/{id}`), `/v1/balance` and `/v1/charges`. `fail_payout` /
+`arrival_date`, `created`, + `/{id}`), `/v1/balance`, `/v1/charges` and `/v1/payment_intents`
+(+ `/{id}`). `fail_payout` /
 `cancel_payout` return a payout's money to the balance.
 
 Tests steer it: call counts per endpoint, injected latency, 429s with `Retry-After`, 5xx,
@@ -61,6 +62,8 @@ PAYOUT_ENDPOINT = "GET /v1/payouts/{id}"
 BALANCE_ENDPOINT = "GET /v1/balance"
 CHARGES_ENDPOINT = "GET /v1/charges"
 CHARGE_ENDPOINT = "GET /v1/charges/{id}"
+PAYMENT_INTENTS_ENDPOINT = "GET /v1/payment_intents"
+PAYMENT_INTENT_ENDPOINT = "GET /v1/payment_intents/{id}"
 EVENT_RETENTION = timedelta(days=30)  # "List events, going back up to 30 days"
 EMBEDDED_LINES = 10  # a credit note carries the first page of its lines
 API_VERSION = "2026-10-28.endive"
@@ -617,6 +620,21 @@ def _charge(store: _Store, ch_id: str) -> tuple:
         return (200, json.loads(json.dumps(charge))) if charge else _missing("charge", ch_id)
 
 
+def _list_payment_intents(store: _Store, query: Mapping[str, list[str]]) -> tuple:
+    keep = _created_filter(query)
+    with store.lock:
+        rows = [p for p in store.sync_money().payment_intents.values() if keep(p)]
+        return _page(_newest_first(rows), query, "/v1/payment_intents", "payment_intent")
+
+
+def _payment_intent(store: _Store, pi_id: str) -> tuple:
+    with store.lock:
+        intent = store.sync_money().payment_intents.get(pi_id)
+        return (
+            (200, json.loads(json.dumps(intent))) if intent else _missing("payment_intent", pi_id)
+        )
+
+
 def _route(store: _Store, endpoint: str, object_id: str, query: Mapping[str, list[str]]):
     if endpoint == LIST_ENDPOINT:
         return _list(store, query)
@@ -664,6 +682,10 @@ def _route(store: _Store, endpoint: str, object_id: str, query: Mapping[str, lis
         return _list_charges(store, query)
     if endpoint == CHARGE_ENDPOINT:
         return _charge(store, object_id)
+    if endpoint == PAYMENT_INTENTS_ENDPOINT:
+        return _list_payment_intents(store, query)
+    if endpoint == PAYMENT_INTENT_ENDPOINT:
+        return _payment_intent(store, object_id)
     return None
 
 
@@ -678,6 +700,7 @@ _COLLECTIONS = {
     "/v1/payouts": PAYOUTS_ENDPOINT,
     "/v1/balance": BALANCE_ENDPOINT,
     "/v1/charges": CHARGES_ENDPOINT,
+    "/v1/payment_intents": PAYMENT_INTENTS_ENDPOINT,
 }
 # One object by id: the path's prefix → its endpoint.
 _OBJECTS = {
@@ -685,6 +708,7 @@ _OBJECTS = {
     "/v1/balance_transactions/": BALANCE_TRANSACTION_ENDPOINT,
     "/v1/payouts/": PAYOUT_ENDPOINT,
     "/v1/charges/": CHARGE_ENDPOINT,
+    "/v1/payment_intents/": PAYMENT_INTENT_ENDPOINT,
 }
 
 

@@ -13,8 +13,10 @@ pacing and retries) reads through the official SDK:
 
 Each BT becomes a `BalanceTransaction` whose `Doc` names what it clears (see the table in
 `ledger.payouts`): a charge → the Stripe invoice its PaymentIntent paid (`invoice_payments`
-listed once for all the charges of a read, then one look-up per PaymentIntent the listing
-missed), or `lago:<id>` from the PaymentIntent's `metadata.lago_invoice_id`; a refund →
+listed once over the dates of a read's charges when there are many, then one look-up per
+PaymentIntent still unknown), else `lago:<id>` from the PaymentIntent's
+`metadata.lago_invoice_id` (PaymentIntents listed or retrieved the same way: Stripe does not copy
+a PaymentIntent's metadata to its charge); a refund →
 `correction` of Lago's credit note (`metadata.lago_credit_note_id`) or `refund re_…`; a refund
 failure → the refund's document; a dispute or its reversal → `dispute dp_…` with the dispute's
 status; a payout's money back → `payout_return po_…`; fees and the payout's own BT → none.
@@ -41,7 +43,9 @@ from ledger_pipeline.ledger.payouts import NOT_YET, BalanceTransaction, Doc, Doc
 from ledger_pipeline.ledger.soundness import shown
 from ledger_pipeline.sources.stripe import PAGE_SIZE, local_date
 
-EXPAND = ["data.source", "data.source.payment_intent"]
+# One level only: a BT's source is a charge, refund, dispute or payout, and a deeper path (e.g.
+# `data.source.payment_intent`) does not exist on all of them.
+EXPAND = ["data.source"]
 # The charges of one read that make a bulk listing of invoice payments cheaper than one look-up
 # per PaymentIntent, and how far before the earliest charge an invoice's payment may be created
 # (Stripe creates an invoice's default payment when it finalizes it; retries run for weeks).
@@ -74,7 +78,7 @@ class StripePayouts:
     def __init__(self, client: stripe.StripeClient, caller: Callable[..., Any], zone: ZoneInfo):
         self._client, self._caller, self.zone = client, caller, zone
         self.calls = 0  # every request, retries included
-        self._invoice_of_intent: dict[str, str | None] = {}
+        self._invoice_of_intent: dict[str, str | None] = {}  # PaymentIntent → `in_…` / `lago:…`
 
     # -- calls --------------------------------------------------------------------------------
 
@@ -266,39 +270,70 @@ class StripePayouts:
     # -- charges → invoices -------------------------------------------------------------------
 
     def _find_invoices(self, raws: Sequence[Mapping[str, Any]]) -> None:
-        """Learn the Stripe invoice of every charge in `raws` not billed by Lago: one listing of
-        invoice payments over the charges' dates when there are many, then a look-up per
-        PaymentIntent still unknown."""
+        """Learn the invoice of every charge in `raws`: the Stripe invoice its PaymentIntent paid
+        (InvoicePayments), else the Lago invoice its PaymentIntent's metadata names. Many charges:
+        one listing over their dates, then a look-up per PaymentIntent still unknown."""
         charges = [
             raw["source"]
             for raw in raws
             if raw.get("reporting_category") == "charge" and isinstance(raw.get("source"), Mapping)
         ]
         wanted = {
-            intent: charge
+            intent: charge["created"] if isinstance(charge.get("created"), int) else None
             for charge in charges
             if (intent := _intent(charge))
             and not _lago_invoice(charge)
             and intent not in self._invoice_of_intent
         }
-        if len(wanted) >= BULK_LOOKUP_FROM:
-            created = [c["created"] for c in wanted.values() if isinstance(c.get("created"), int)]
-            if created:
-                window = {
-                    "gte": min(created) - int(PAYMENT_LOOKBACK.total_seconds()),
-                    "lte": max(created) + 86400,
-                }
-                params = {"created": window, "status": "paid", "limit": PAGE_SIZE}
-                for payment in self._all(self._client.v1.invoice_payments.list, params):
-                    intent = _id_of((payment.get("payment") or {}).get("payment_intent"))
-                    invoice = _id_of(payment.get("invoice"))
-                    if intent in wanted and isinstance(invoice, str):
-                        self._invoice_of_intent[intent] = invoice
-        for intent in wanted:
-            if intent not in self._invoice_of_intent:
+        if not wanted:
+            return
+        dates = [moment for moment in wanted.values() if moment is not None]
+        listed = len(wanted) >= BULK_LOOKUP_FROM and bool(dates)
+        if listed:
+            window = {
+                "gte": min(dates) - int(PAYMENT_LOOKBACK.total_seconds()),
+                "lte": max(dates) + 86400,
+            }
+            params = {"created": window, "status": "paid", "limit": PAGE_SIZE}
+            for payment in self._all(self._client.v1.invoice_payments.list, params):
+                intent = _id_of((payment.get("payment") or {}).get("payment_intent"))
+                invoice = _id_of(payment.get("invoice"))
+                if intent in wanted and isinstance(invoice, str) and _INVOICE_ID.fullmatch(invoice):
+                    self._invoice_of_intent[intent] = invoice
+        else:
+            for intent in wanted:
                 self._invoice_of_intent[intent] = self._look_up(intent)
+        # Not (found as) a Stripe invoice's payment: a Lago-billed one names its invoice in its
+        # PaymentIntent's metadata. One the listing missed and Lago does not name is looked up.
+        others = {i: m for i, m in wanted.items() if self._invoice_of_intent.get(i) is None}
+        lago = self._lago_invoices(others)
+        for intent in others:
+            if lago.get(intent):
+                self._invoice_of_intent[intent] = lago[intent]
+            elif listed:
+                self._invoice_of_intent[intent] = self._look_up(intent)
+            else:
+                self._invoice_of_intent[intent] = None
+
+    def _lago_invoices(self, intents: Mapping[str, int | None]) -> dict[str, str | None]:
+        """`lago:<id>` per PaymentIntent from its metadata: one listing over their dates when
+        there are many, else (and for any the listing missed) one retrieve each."""
+        found: dict[str, str | None] = {}
+        dates = [moment for moment in intents.values() if moment is not None]
+        if len(intents) >= BULK_LOOKUP_FROM and dates:
+            window = {"gte": min(dates) - 86400, "lte": max(dates) + 86400}
+            params = {"created": window, "limit": PAGE_SIZE}
+            for intent in self._all(self._client.v1.payment_intents.list, params):
+                if intent.get("id") in intents:
+                    found[intent["id"]] = _lago_invoice(intent)
+        for intent in intents:
+            if intent not in found:
+                raw = self._call(self._client.v1.payment_intents.retrieve, intent).to_dict()
+                found[intent] = _lago_invoice(raw)
+        return found
 
     def _look_up(self, intent: str) -> str | None:
+        """The Stripe invoice a PaymentIntent paid (its InvoicePayment), or None."""
         params = {"payment": {"type": "payment_intent", "payment_intent": intent}, "limit": 10}
         page = self._call(self._client.v1.invoice_payments.list, params)
         invoices = {_id_of(p.to_dict().get("invoice")) for p in page.data}
@@ -320,10 +355,10 @@ def _intent(charge: Mapping[str, Any]) -> str | None:
     return intent if isinstance(intent, str) and intent.startswith("pi_") else None
 
 
-def _lago_invoice(charge: Mapping[str, Any]) -> str | None:
-    """`lago:<id>` from the charge's or its (expanded) PaymentIntent's metadata."""
-    intent = charge.get("payment_intent")
-    for holder in (charge, intent if isinstance(intent, Mapping) else None):
+def _lago_invoice(obj: Mapping[str, Any]) -> str | None:
+    """`lago:<id>` from a charge's or PaymentIntent's metadata (or an expanded PaymentIntent's)."""
+    intent = obj.get("payment_intent")
+    for holder in (obj, intent if isinstance(intent, Mapping) else None):
         lago = ((holder or {}).get("metadata") or {}).get("lago_invoice_id")
         if lago and str(lago).strip():
             return f"lago:{str(lago).strip()}"

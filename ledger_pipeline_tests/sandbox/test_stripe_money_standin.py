@@ -272,17 +272,18 @@ def test_a_lago_payment_is_a_charge_whose_payment_intent_names_the_lago_invoice(
         with pytest.raises(ValueError, match="exceeds"):
             s.add_lago_refund(ch, 6000, "lago-cn-10")
         c = client(s)
-        (bt,) = c.v1.balance_transactions.list(
-            {"source": ch, "expand": ["data.source", "data.source.payment_intent"]}
-        ).data
+        (bt,) = c.v1.balance_transactions.list({"source": ch, "expand": ["data.source"]}).data
+        intent = c.v1.payment_intents.retrieve(bt.source.payment_intent)
+        listed = c.v1.payment_intents.list({"created": {"gte": bt.created}}).data
         payments = c.v1.invoice_payments.list(
-            {"payment": {"type": "payment_intent", "payment_intent": bt.source.payment_intent.id}}
+            {"payment": {"type": "payment_intent", "payment_intent": intent.id}}
         ).data
         refund = c.v1.refunds.list({"charge": ch}).data
         events = [e["type"] for e in s.events()]
     assert (bt.amount, bt.fee) == (8000, processing_fee(8000))
     assert bt.source.metadata.to_dict() == {}  # Stripe keeps the metadata on the PaymentIntent
-    assert bt.source.payment_intent.metadata.to_dict() == {
+    assert [p.id for p in listed] == [intent.id]  # the invoice's payment is older
+    assert intent.metadata.to_dict() == {
         "lago_invoice_id": "lago-inv-9",
         "lago_customer_id": "lago-cus-9",
         "invoice_issuing_date": (NOW - timedelta(days=1)).date().isoformat(),

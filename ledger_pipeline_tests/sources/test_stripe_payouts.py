@@ -18,6 +18,7 @@ from ledger_pipeline.sandbox.stripe_money import exchange_rate, processing_fee
 from ledger_pipeline.sandbox.stripe_standin import (
     BALANCE_TRANSACTIONS_ENDPOINT,
     INVOICE_PAYMENTS_ENDPOINT,
+    PAYMENT_INTENTS_ENDPOINT,
     PAYOUTS_ENDPOINT,
     StripeStandIn,
 )
@@ -198,6 +199,35 @@ def test_a_few_charges_are_looked_up_one_payment_intent_each():
         counts = s.call_counts()
     assert sum(len(p.paid_out) for p in payouts) == 3
     assert counts[INVOICE_PAYMENTS_ENDPOINT] == 3
+
+
+def test_lago_payments_are_named_by_their_payment_intents_metadata():
+    paid = [NOW - timedelta(days=3, minutes=n) for n in range(12)]
+    with money_world([paid_invoice(1)]) as s:
+        charges = {
+            s.add_lago_charge(f"lago-inv-{n}", 1000 + n, "CAD", moment, "lago-cus-1"): n
+            for n, moment in enumerate(paid)
+        }
+        s.reset_counts()
+        payouts, calls = read(s, date(2026, 12, 1), date(2026, 12, 31))
+        counts = s.call_counts()
+    (payout,) = payouts
+    assert {t.source_id: t.doc for t in payout.paid_out} == {
+        ch: Doc(DocKind.INVOICE, f"lago:lago-inv-{n}") for ch, n in charges.items()
+    }
+    assert {t.description for t in payout.paid_out} == {
+        f"charge for Lago invoice lago-inv-{n}" for n in range(12)
+    }
+    # No Stripe invoice's payment among them (one listing), then one listing of PaymentIntents.
+    assert counts == Counter(
+        {
+            PAYOUTS_ENDPOINT: 1,
+            BALANCE_TRANSACTIONS_ENDPOINT: 1,
+            INVOICE_PAYMENTS_ENDPOINT: 1,
+            PAYMENT_INTENTS_ENDPOINT: 1,
+        }
+    )
+    assert calls == 4
 
 
 def test_429_and_5xx_on_the_new_endpoints_are_retried():
