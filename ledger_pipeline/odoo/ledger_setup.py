@@ -31,7 +31,11 @@ CUSTOM_FIELDS = {KEY_FIELD: "NexaCloud Invoice ID", SOURCE_FIELD: "Stripe Invoic
 # corrections ensures. Invoices never carry it, so invoice booking does not create it.
 CORRECTION_FIELD = "x_fc_correction_id"
 CORRECTION_FIELDS = {CORRECTION_FIELD: "Billing Correction ID"}
-FIELD_LABELS = {**CUSTOM_FIELDS, **CORRECTION_FIELDS}
+# The key of every Stripe payout entry (and a returned payout's reversal) on NCSTR: what booking
+# payouts ensures (`odoo/payout_setup.py`); its value is `Payout.key` / `Payout.reversal_key`.
+PAYOUT_FIELD = "x_fc_payout_id"
+PAYOUT_FIELDS = {PAYOUT_FIELD: "Stripe Payout ID"}
+FIELD_LABELS = {**CUSTOM_FIELDS, **CORRECTION_FIELDS, **PAYOUT_FIELDS}
 
 JOURNAL_CODE = "NCSTR"
 JOURNAL_NAME = "NexaCloud Stripe"
@@ -248,6 +252,14 @@ def _make_missing(
 
 
 def _create_fields(odoo: OdooTransport, state: LedgerState, names: list[str]) -> None:
+    create_key_fields(odoo, names)
+    state.custom_fields |= set(names)
+    state.changes += [f"created field account.move.{name}" for name in names]
+
+
+def create_key_fields(odoo: OdooTransport, names: Sequence[str]) -> None:
+    """Create the key fields `names` (of FIELD_LABELS) on account.move in one call; after a
+    failure only those a re-read shows missing are created again."""
     model_ids = odoo.call("ir.model", "search", domain=[["model", "=", "account.move"]])
     vals = [
         {
@@ -272,8 +284,6 @@ def _create_fields(odoo: OdooTransport, state: LedgerState, names: list[str]) ->
         return [v for v in subset if v["name"] not in present]
 
     write_then_verify(vals, lambda subset: odoo.create("ir.model.fields", subset), missing)
-    state.custom_fields |= set(names)
-    state.changes += [f"created field account.move.{name}" for name in names]
 
 
 def _create_accounts(odoo: OdooTransport, state: LedgerState, codes: list[str]) -> None:

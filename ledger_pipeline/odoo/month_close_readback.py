@@ -6,7 +6,8 @@ Three scopes, each the posted items (`parent_state = posted`) dated in [month_st
 - corrections: items of moves carrying `x_fc_correction_id` (credit notes, write-off and
   dispute-fee entries; refund payments carry their key only in their memo, not on a move);
 - payments: items of moves on the NCSTR journal (customer payments, refund payments) in
-  neither scope above.
+  neither scope above, nor Stripe payout entries (moves carrying `x_fc_payout_id`, when Odoo
+  has that field: they clear payments, they are not customer payments).
 Each is grouped by account, document currency and tax line, with Σ amount_currency, Σ balance and
 the number of items; a fourth groupby, the company's currency, is constant within a company
 (it splits nothing) and says which currency the balances are in.
@@ -39,7 +40,12 @@ from typing import Any
 
 from ledger_pipeline.ledger.month_close import JournalItemGroup
 from ledger_pipeline.odoo.errors import OdooError
-from ledger_pipeline.odoo.ledger_setup import CORRECTION_FIELD, JOURNAL_CODE, KEY_FIELD
+from ledger_pipeline.odoo.ledger_setup import (
+    CORRECTION_FIELD,
+    JOURNAL_CODE,
+    KEY_FIELD,
+    PAYOUT_FIELD,
+)
 from ledger_pipeline.odoo.transport import OdooTransport
 from ledger_pipeline.odoo.values import m2o_id, m2o_name, money
 
@@ -90,19 +96,28 @@ def scope_domains(key_fields: set[str]) -> dict[str, list]:
     corrected = CORRECTION_FIELD in key_fields
     no_key = [[f"move_id.{KEY_FIELD}", "=", False]] if keyed else []
     no_correction = [[f"move_id.{CORRECTION_FIELD}", "=", False]] if corrected else []
+    no_payout = [[f"move_id.{PAYOUT_FIELD}", "=", False]] if PAYOUT_FIELD in key_fields else []
     domains: dict[str, list] = {}
     if keyed:
         domains[INVOICES] = [[f"move_id.{KEY_FIELD}", "!=", False], *no_correction]
     if corrected:
         domains[CORRECTIONS] = [[f"move_id.{CORRECTION_FIELD}", "!=", False]]
-    domains[PAYMENTS] = [["journal_id.code", "=", JOURNAL_CODE], *no_key, *no_correction]
+    domains[PAYMENTS] = [
+        ["journal_id.code", "=", JOURNAL_CODE],
+        *no_key,
+        *no_correction,
+        *no_payout,
+    ]
     return domains
 
 
 def _key_fields(odoo: OdooTransport) -> set[str]:
     rows = odoo.search_read(
         "ir.model.fields",
-        [["model", "=", "account.move"], ["name", "in", [KEY_FIELD, CORRECTION_FIELD]]],
+        [
+            ["model", "=", "account.move"],
+            ["name", "in", [KEY_FIELD, CORRECTION_FIELD, PAYOUT_FIELD]],
+        ],
         ["name"],
     )
     return {row["name"] for row in rows}

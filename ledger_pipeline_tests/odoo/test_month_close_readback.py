@@ -11,10 +11,18 @@ from decimal import Decimal
 import pytest
 
 from ledger_pipeline.ledger.month_close import JournalItemGroup
-from ledger_pipeline.odoo.ledger_setup import CORRECTION_FIELD, JOURNAL_CODE, KEY_FIELD
+from ledger_pipeline.ledger.payouts import LineRole
+from ledger_pipeline.odoo.ledger_setup import (
+    CORRECTION_FIELD,
+    JOURNAL_CODE,
+    KEY_FIELD,
+    PAYOUT_FIELD,
+)
 from ledger_pipeline.odoo.month_close_readback import exact_sum
+from ledger_pipeline.odoo.payout_setup import prepare_payouts
+from ledger_pipeline.odoo.transport import connect
 from ledger_pipeline.odoo.values import m2o_id, m2o_name
-from ledger_pipeline_tests.odoo.conftest import ledger_for, reader
+from ledger_pipeline_tests.odoo.conftest import PROTOCOL, ledger_for, reader
 from ledger_pipeline_tests.odoo.corrections_world import corrections, invoices
 from ledger_pipeline_tests.odoo.plans import BACKUP, HOSTING, MANAGED, line, move, paid_in_full
 
@@ -161,6 +169,35 @@ def test_each_month_reads_back_what_was_booked(standin, booked):
         ("payments", "NCR.OUTRCPT"): D("226.00"),
     }
     assert [g.account_type for g in april if g.account_code == "112110"] == ["asset_receivable"] * 2
+
+
+def test_payout_entries_on_ncstr_are_not_customer_payments(standin, booked):
+    """A Stripe payout entry (NCSTR, keyed by x_fc_payout_id) clears the payments: it stays
+    out of the payments scope, which still reads exactly the customer and refund payments."""
+    before = _by_scope_account(booked.read_month_groups(*MARCH))
+    with connect(
+        standin.url, standin.database, standin.api_key, login=standin.login,
+        protocol=PROTOCOL[standin.version],
+    ) as rpc:  # fmt: skip
+        setup = prepare_payouts(rpc)
+        entry = {
+            "move_type": "entry",
+            "journal_id": setup.journal_id,
+            "date": "2026-03-27",
+            "ref": "Stripe payout po_close",
+            PAYOUT_FIELD: "stripe:payout:po_close",
+            "line_ids": [
+                [0, 0, {"account_id": setup.accounts[LineRole.RECEIPTS],
+                        "name": "[stripe:invoice:in_x]", "credit": 169.49}],
+                [0, 0, {"account_id": setup.accounts[LineRole.TRANSFER], "name": "to the bank",
+                        "debit": 169.49}],
+            ],
+        }  # fmt: skip
+        (move_id,) = rpc.create("account.move", [entry])
+        rpc.call("account.move", "action_post", [move_id])
+    after = _by_scope_account(booked.read_month_groups(*MARCH))
+    assert after == before
+    assert after[("payments", "NCR.OUTRCPT")] == D("1016.94")
 
 
 def test_a_month_takes_at_most_five_calls_whatever_its_size(standin):

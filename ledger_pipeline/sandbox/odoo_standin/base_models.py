@@ -53,7 +53,21 @@ class ResCompany(Model):
             selection=(("round_per_line", "Round per Line"), ("round_globally", "Round Globally")),
         ),
         "transfer_account_id": Field(
-            "many2one", "Inter-Banks Transfer Account", relation="account.account", versions=(19,)
+            "many2one", "Inter-Banks Transfer Account", relation="account.account"
+        ),
+        # The chart's exchange-difference and default outstanding accounts (same fields on 18
+        # and 19); only 19's transfer and outstanding receipts values were recorded (chart.py).
+        "income_currency_exchange_account_id": Field(
+            "many2one", "Gain Exchange Rate Account", relation="account.account"
+        ),
+        "expense_currency_exchange_account_id": Field(
+            "many2one", "Loss Exchange Rate Account", relation="account.account"
+        ),
+        "account_journal_payment_debit_account_id": Field(
+            "many2one", "Journal Outstanding Receipts", relation="account.account"
+        ),
+        "account_journal_payment_credit_account_id": Field(
+            "many2one", "Journal Outstanding Payments", relation="account.account"
         ),
         # The five lock dates of both versions (odoo-corrections.md §D.0); no period_lock_date.
         "fiscalyear_lock_date": Field("date", "Global Lock Date"),

@@ -52,7 +52,9 @@ OTHER_ACCOUNTS = (
     (340, 342, "111311", "Bank", "asset_cash", False),
     (341, None, "111211", "Cash", "asset_cash", False),
     (342, 343, "111312", "Bank Suspense Account", "asset_current", False),
-    (None, 346, "111101", "Liquidity Transfer", "asset_current", True),
+    # 19 recorded 111101 as the company's transfer account; 18's id is invented (its transcript
+    # never read the account, but the same chart code creates it)
+    (343, 346, "111101", "Liquidity Transfer", "asset_current", True),
     (None, 347, "111313", "Outstanding Receipts", "asset_current", True),
     (None, 348, "111314", "Outstanding Payments", "asset_current", True),
     # invented: the tax accounts of the other sale taxes were not recorded
@@ -63,6 +65,10 @@ OTHER_ACCOUNTS = (
     (204, 204, "234000", "QST to pay", "liability_current", False),
     (None, 207, "233100", "HST to pay - 14%", "liability_current", False),
     (206, 208, "233200", "HST to pay - 15%", "liability_current", False),
+    # invented ids and name: l10n_ca's ca_2023 template makes l10n_ca_522100 the company's
+    # exchange-difference loss account (and l10n_ca_423100, recorded above as "Cash Discount
+    # Gain", its gain account); neither the account nor those company fields were recorded
+    (344, 345, "522100", "Foreign Exchange Loss", "expense", False),
 )
 
 # tax groups: (name, sequence); ids from 1 in this order, HST 14% only on 19
@@ -403,6 +409,12 @@ def seed(store: Store, version: int, models: list[str]) -> Chart:
         account_fiscal_country_id=38,
         tax_calculation_rounding_method="round_per_line" if version == 18 else "round_globally",
         transfer_account_id=accounts.get("111101"),
+        income_currency_exchange_account_id=accounts.get("423100"),
+        expense_currency_exchange_account_id=accounts.get("522100"),
+        # 19's chart creates 111313/111314 (xmlids account_journal_payment_*_account_id); 18's
+        # recorded chart has no outstanding accounts, so these are empty there
+        account_journal_payment_debit_account_id=accounts.get("111313"),
+        account_journal_payment_credit_account_id=accounts.get("111314"),
     )
 
     for sequence, (rid, code, name, kind, account) in enumerate(JOURNALS[version], start=1):

@@ -380,7 +380,10 @@ class AccountMove(Model):
                     f"stand-in: move_type {vals.get('move_type', 'entry')!r} is not modelled; "
                     "only customer invoices, credit notes and journal entries are"
                 )
-        return [self.create_record(vals) for vals in vals_list]
+        ids = [self.create_record(vals) for vals in vals_list]
+        for rid in ids:  # `create` ends in `_check_balanced`: an unbalanced entry is refused
+            self.check_balanced(self.record(rid))
+        return ids
 
     @api("vals")
     def write(self, ids, vals):
