@@ -2,6 +2,7 @@
 
 nexacloud_invoices → verified_invoices → ledger_plan → odoo_invoices
     → source_corrections → odoo_corrections → month_end_close
+                                            → stripe_payouts
 
 Every asset shares the months and the single-run backfill policy: a backfill of any range (from
 the UI or `dagster asset materialize --partition-range`) is one run, so the steps that write to
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from ledger_pipeline import assets, close_assets, correction_assets
+from ledger_pipeline import assets, close_assets, correction_assets, payout_assets
 from ledger_pipeline.assets import GROUP
 
 # Set on the definitions (not as the @asset parameter Dagster marks beta): the single-run
@@ -48,5 +49,14 @@ def chain_assets(months: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
                     "differs by zero; a failing month names the lines and the amounts",
                 )
             ],
+        ),
+        # The payouts that arrived in each month, after the payments and refunds they clear.
+        monthly(
+            payout_assets.stripe_payouts,
+            kinds={"stripe", "odoo"},
+            deps=["odoo_invoices", "odoo_corrections"],
+            pool="odoo_ledger",
+            output_required=False,
+            check_specs=payout_assets.CHECK_SPECS,
         ),
     ]

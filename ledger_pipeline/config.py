@@ -172,3 +172,34 @@ class CorrectionsConfig(dg.Config):
 
 class CorrectionPostConfig(dg.Config):
     dry_run: bool = Field(default=False, description="read everything, write nothing")
+
+
+class PayoutConfig(dg.Config):
+    """How a run books the Stripe payouts that arrived in its months."""
+
+    dry_run: bool = Field(default=False, description="read and plan the payouts, write nothing")
+    time_zone: str | None = Field(
+        default=None,
+        description="IANA time zone in which payout dates are read (unset: LEDGER_TIME_ZONE)",
+    )
+    fee_account: str | None = Field(
+        default=None,
+        description="account code for Stripe's fees (unset: LEDGER_STRIPE_FEE_ACCOUNT, "
+        "default NCR.STRIPEFEE)",
+    )
+    bank_journal: str | None = Field(
+        default=None,
+        description="code of the bank journal Stripe pays out to (unset: "
+        "LEDGER_PAYOUT_BANK_JOURNAL, default BNK1)",
+    )
+
+    _known_zone = field_validator("time_zone")(ExtractConfig._known_zone.__func__)
+
+    def settings(self) -> tuple[str, str, str]:
+        """The zone, the fee account code and the bank journal code this run books with."""
+        env = LedgerSettings.from_env()
+        return (
+            self.time_zone or env.time_zone,
+            self.fee_account or env.stripe_fee_account,
+            self.bank_journal or env.payout_bank_journal,
+        )

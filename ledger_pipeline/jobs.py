@@ -17,6 +17,7 @@ CHAIN = dg.AssetSelection.assets(
     "source_corrections",
     "odoo_corrections",
     "month_end_close",
+    "stripe_payouts",
 )
 
 
@@ -61,6 +62,13 @@ def chain_run_config(
                 }
             },
             "odoo_corrections": {"config": {"dry_run": dry_run}},
+            # Payouts clear payments: a path that registers none only plans them.
+            "stripe_payouts": {
+                "config": {
+                    "dry_run": dry_run or not register_payments,
+                    "time_zone": settings.time_zone,
+                }
+            },
         }
     }
 

@@ -14,6 +14,10 @@
 | LEDGER_UNVERIFIED_REPORT_HOURS | 72 | hours > 0: unverified for longer is reported by the sensor |
 | LEDGER_UNCOLLECTIBLE | leave_open | leave_open or write_off: what an invoice marked uncollectible
   at the source does to its receivable |
+| LEDGER_STRIPE_FEE_ACCOUNT | NCR.STRIPEFEE | an account code: Stripe's fees, booked with each
+  payout (an expense account, created if missing) |
+| LEDGER_PAYOUT_BANK_JOURNAL | BNK1 | a journal code: the bank journal Stripe pays out to; each
+  payout is left on its outstanding receipts account for its bank statement line |
 
 Every value is checked when the code location loads, so a bad one stops `dagster definitions
 validate` with an error naming the variable and the values it allows, not a run at 6 a.m.
@@ -33,6 +37,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 TAX_CATALOGUES = ("odoo", "odoo18", "odoo19")
 UNCOLLECTIBLE_POLICIES = ("leave_open", "write_off")
+# Odoo's account and journal codes: letters, digits and . _ - (no spaces), as the charts use.
+_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 MAX_LOOKBACK_DAYS = 3650  # ten years: the window's first day stays a real date
 
 
@@ -121,6 +127,15 @@ class EnvReader:
             return default
         return value
 
+    def code(self, name: str, default: str, what: str) -> str:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if not _CODE.fullmatch(value):
+            self._bad(name, f"{what} code: letters, digits, '.', '_' or '-', at most 32", value)
+            return default
+        return value
+
     def zone(self, name: str, default: str) -> str:
         value = self.raw(name)
         if value is None:
@@ -182,6 +197,8 @@ class LedgerSettings:
     tax_tie_preference: tuple[str, ...] = ()
     unverified_report_hours: float = 72.0
     uncollectible: str = "leave_open"
+    stripe_fee_account: str = "NCR.STRIPEFEE"
+    payout_bank_journal: str = "BNK1"
 
     @classmethod
     def from_env(cls) -> LedgerSettings:
@@ -203,6 +220,12 @@ class LedgerSettings:
             ),
             uncollectible=read.choice(
                 "LEDGER_UNCOLLECTIBLE", UNCOLLECTIBLE_POLICIES, cls.uncollectible
+            ),
+            stripe_fee_account=read.code(
+                "LEDGER_STRIPE_FEE_ACCOUNT", cls.stripe_fee_account, "an account"
+            ),
+            payout_bank_journal=read.code(
+                "LEDGER_PAYOUT_BANK_JOURNAL", cls.payout_bank_journal, "a journal"
             ),
         )
         read.check()

@@ -5,7 +5,7 @@ then a re-run books each once, and a lost cursor re-reads the look-back without 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 import dagster as dg
@@ -18,7 +18,7 @@ from ledger_pipeline.odoo.correction_report import CorrectionAction
 from ledger_pipeline.odoo.resource import OdooLedger
 from ledger_pipeline.odoo.transport import connect
 from ledger_pipeline.odoo.values import m2o_id
-from ledger_pipeline.sandbox import lago_corrections, stripe_corrections
+from ledger_pipeline.sandbox.launcher import change_the_sources
 from ledger_pipeline.settings import LedgerSettings
 from ledger_pipeline_tests.conftest import all_months, resources_for
 
@@ -48,14 +48,6 @@ def sync(defs, instance):
 
 def checks_of(result) -> dict[str, bool]:
     return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-
-
-def change_the_sources(world) -> list[str]:
-    later = datetime.now(UTC) + timedelta(minutes=10)  # after the first sync read the feeds
-    return [
-        *stripe_corrections.apply_sample_corrections(world.stripe, later),
-        *lago_corrections.apply_sample_corrections(world.lago, later),
-    ]
 
 
 def results_of(result):

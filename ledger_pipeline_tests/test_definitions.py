@@ -23,11 +23,12 @@ def test_definitions_load_with_every_asset_check_job_schedule_and_sensor():
     graph = defs.resolve_asset_graph()
     assert {k.to_user_string() for k in graph.get_all_asset_keys()} == {
         "nexacloud_invoices", "verified_invoices", "ledger_plan", "odoo_invoices",
-        "source_corrections", "odoo_corrections", "month_end_close",
+        "source_corrections", "odoo_corrections", "month_end_close", "stripe_payouts",
     }  # fmt: skip
     assert {k.name for k in graph.asset_check_keys} == {
         "source_integrity", "source_agreement", "plan_parity", "ledger_parity",
-        "voided_invoices_reversed", "month_in_parity",
+        "voided_invoices_reversed", "month_in_parity", "payouts_clear",
+        "ncstr_matches_stripe_balance",
     }  # fmt: skip
     for job in ("daily_ledger_sync", "backfill_ledger", "post_drafts", "post_and_reconcile_paid",
                 "prune_metered_shadow_job"):  # fmt: skip
@@ -74,6 +75,7 @@ def test_daily_schedule_runs_at_the_configured_hour_and_zone_over_the_open_month
         "read_feed": True, "lookback_days": 10, "uncollectible": "leave_open",
     }  # fmt: skip
     assert ops["odoo_corrections"]["config"] == {"dry_run": False}
+    assert ops["stripe_payouts"]["config"] == {"dry_run": False, "time_zone": "America/Toronto"}
 
 
 def test_manual_jobs_default_to_safe_choices():
@@ -84,6 +86,10 @@ def test_manual_jobs_default_to_safe_choices():
     # The manual path books on NexaCloud's fields: it reads no change feed, books no correction.
     assert config["source_corrections"]["config"]["read_feed"] is False
     assert config["odoo_corrections"]["config"]["dry_run"] is True
+    # Payouts clear payments: only the paths that register payments book them.
+    assert config["stripe_payouts"]["config"]["dry_run"] is True
+    assert _job_config("post_drafts")["stripe_payouts"]["config"]["dry_run"] is True
+    assert _job_config("post_and_reconcile_paid")["stripe_payouts"]["config"]["dry_run"] is False
 
 
 def _job_config(name):

@@ -9,7 +9,7 @@ each other across real HTTP."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 import dagster as dg
 import pytest
@@ -30,7 +30,7 @@ from ledger_pipeline.ledger.month_close import (
 )
 from ledger_pipeline.ledger.plan import PlanSettings
 from ledger_pipeline.outcomes import FinalState, final_outcomes
-from ledger_pipeline.sandbox import lago_corrections, stripe_corrections
+from ledger_pipeline.sandbox.launcher import change_the_sources
 from ledger_pipeline.settings import LedgerSettings
 from ledger_pipeline_tests.conftest import all_months, resources_for
 
@@ -95,11 +95,7 @@ def test_every_month_of_the_sandbox_closes_to_the_cent(world):
     instance = dg.DagsterInstance.ephemeral()
     first = sync(defs, instance)
     documents = documents_of(first)
-    later = datetime.now(UTC) + timedelta(minutes=10)  # after the first sync read the feeds
-    changes = [
-        *stripe_corrections.apply_sample_corrections(world.stripe, later),
-        *lago_corrections.apply_sample_corrections(world.lago, later),
-    ]
+    changes = change_the_sources(world)
     assert changes
     second = sync(defs, instance)
     documents.update(documents_of(second))  # a document's latest figures, as the close keeps

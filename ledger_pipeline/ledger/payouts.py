@@ -162,7 +162,7 @@ class OdooItem:
     """
 
     line_id: int
-    doc: Doc
+    doc: Doc | None  # None: Odoo's item names no document the ledger knows
     role: LineRole
     balance: Decimal
     currency: str
@@ -261,6 +261,38 @@ OPEN_DISPUTE = frozenset(
 )
 
 
+def awaited(bt: BalanceTransaction, category: str, doc: Doc | None) -> bool:
+    """Whether Odoo cannot hold this BT's document yet: a dispute still open (booked once it
+    closes), or a won dispute's withdrawal (its reinstatement at Stripe clears it)."""
+    if doc is None or category not in ("dispute", "dispute_reversal"):
+        return False
+    if bt.dispute_status in OPEN_DISPUTE:
+        return True
+    return bt.dispute_status == "won" and doc.kind is DocKind.DISPUTE
+
+
+def offsetting(transactions: Iterable[BalanceTransaction]) -> set[tuple[str, Doc]]:
+    """The (BT, document) pairs that clear each other at Stripe and need no Odoo document: a
+    dispute's withdrawal and its reinstatement, a refund and its failure, among `transactions`."""
+    values: dict[tuple[Doc, LineRole], list[tuple[str, Decimal]]] = {}
+    for bt in transactions:
+        category = category_of(bt)
+        if category not in CLEARING_ROLE:
+            continue
+        for doc, value in cleared_values(bt, category):
+            if doc is not None:
+                values.setdefault((doc, CLEARING_ROLE[category]), []).append((bt.id, value))
+    paired: set[tuple[str, Doc]] = set()
+    for (doc, _), found in values.items():
+        ins = [f for f in found if f[1] > 0]
+        for out_id, out in (f for f in found if f[1] < 0):
+            twin = next((f for f in ins if f[1] == -out), None)
+            if twin is not None:
+                ins.remove(twin)
+                paired |= {(out_id, doc), (twin[0], doc)}
+    return paired
+
+
 def category_of(bt: BalanceTransaction) -> str:
     """Stripe's reporting category; a failed / canceled payout's BT counts as its reversal."""
     if bt.type in ("payout_failure", "payout_cancel"):
@@ -286,6 +318,7 @@ def plan_payout(
     unmatched: list[Unmatched] = []
     awaiting: list[Unmatched] = []
     fees = exchange = ZERO
+    offset = offsetting(payout.paid_out)
     for bt in payout.paid_out:
         category = category_of(bt)
         if category in FEE_CATEGORIES:
@@ -294,14 +327,14 @@ def plan_payout(
             continue
         fees += bt.fee if category != "dispute" else ZERO
         for doc, value in cleared_values(bt, category):
-            line, difference, missing = _clearing_line(payout, bt, category, doc, value, items)
+            mirrored = {} if (bt.id, doc) in offset else items  # cleared by its twin here
+            line, difference, missing = _clearing_line(payout, bt, category, doc, value, mirrored)
             lines.append(line)
             exchange += difference
             if difference:
                 lines.append(_exchange_line(payout, bt, difference))
-            if missing is not None:
-                waiting = category == "dispute" and bt.dispute_status in OPEN_DISPUTE
-                (awaiting if waiting else unmatched).append(missing)
+            if missing is not None and (bt.id, doc) not in offset:
+                (awaiting if awaited(bt, category, doc) else unmatched).append(missing)
     if fees:
         # Fee BTs have no line of their own: their ids go in this label, so every BT a booked
         # payout paid out is named on its entry.

@@ -31,14 +31,15 @@ from ledger_pipeline.ledger.model import ZERO
 from ledger_pipeline.ledger.payouts import (
     CLEARING_ROLE,
     FEE_CATEGORIES,
-    OPEN_DISPUTE,
     BalanceTransaction,
     Doc,
     DocKind,
     OdooItem,
+    awaited,
     category_of,
     cleared_values,
     match_item,
+    offsetting,
 )
 
 
@@ -65,6 +66,7 @@ class BalanceStatement:
     odoo_only: list[Finding] = field(default_factory=list)
     odoo_awaiting: list[Finding] = field(default_factory=list)
     matched: int = 0
+    note: str | None = None  # why Odoo's side could not be read, when it could not
 
     @property
     def explained(self) -> Decimal:
@@ -135,6 +137,7 @@ def reconcile_balance(
     for item in odoo_items:
         open_items.setdefault(item.doc, []).append(item)
     used: set[int] = set()  # matched items, removed from `open_items` as they are
+    offset = offsetting(outstanding)  # clear each other at Stripe: nothing to find in Odoo
     for bt in sorted(outstanding, key=lambda t: (t.created, t.id)):
         category = category_of(bt)
         if bt.type == "payout":
@@ -146,15 +149,16 @@ def reconcile_balance(
         if category != "dispute":
             statement.fees += bt.fee
         for doc, value in cleared_values(bt, category):
+            if (bt.id, doc) in offset:
+                statement.matched += 1
+                continue
             _place(statement, bt, category, doc, value, open_items, used)
     for item in odoo_items:
         if item.line_id in used:
             continue
         finding = Finding(f"{item.label or item.doc} (Odoo line {item.line_id})", item.residual, "")
-        if item.line_id in payout_lines and item.doc.kind in (
-            DocKind.DISPUTE,
-            DocKind.DISPUTE_FEE,
-        ):
+        disputed = item.doc is not None and item.doc.kind in (DocKind.DISPUTE, DocKind.DISPUTE_FEE)
+        if item.line_id in payout_lines and disputed:
             statement.odoo_awaiting.append(_why(finding, "paid out, the dispute is not closed"))
         elif item.line_id in payout_lines:
             statement.odoo_only.append(_why(finding, "paid out by Stripe, unmatched in Odoo"))
@@ -172,7 +176,7 @@ def _place(statement, bt, category, doc, value, open_items, used) -> None:
         statement.exchange_difference += item.residual - value
         return
     finding = Finding(f"{bt.id} ({bt.description or bt.type})", value, reason or "")
-    if category == "dispute" and bt.dispute_status in OPEN_DISPUTE:
+    if awaited(bt, category, doc):
         statement.awaiting_dispute.append(_why(finding, f"dispute {bt.dispute_status}"))
     else:
         statement.not_in_odoo.append(finding)

@@ -159,11 +159,10 @@ def read_doc_rows(
     payment_terms: list[list] = []
     if invoice_doc:
         payment_terms.append([["invoice_ids", "in", sorted(invoice_doc)]])
-    for doc in sorted(memo_docs):
-        if doc.kind is DocKind.CORRECTION:
-            payment_terms.append([["memo", "ilike", f"[nexacloud-correction:{doc.ref}]"]])
-        else:
-            payment_terms.append([["memo", "=ilike", f"{doc.ref} [nexacloud-correction:%"]])
+    if memo_docs:
+        # Every correction's refund payment, sorted out here by its memo: one leaf whatever the
+        # number of documents (a domain of one `ilike` per document grows without bound).
+        payment_terms.append([["memo", "ilike", "[nexacloud-correction:"]])
     payment_docs: dict[int, list[Doc]] = defaultdict(list)
     if payment_terms:
         found = odoo.search_read(
@@ -194,8 +193,11 @@ def read_doc_rows(
     if fee_doc:
         line_terms.append(_and([["move_id", "in", sorted(fee_doc)], ["account_id", "=", payments]]))
     if setup.key_field_ready:
-        tags = _any_of([[["name", "ilike", doc.tag]] for doc in docs])
-        line_terms.append(["&", [f"move_id.{PAYOUT_FIELD}", "!=", False], *tags])
+        # The payout entries' lines still open (only an open line is a counterpart), sorted out
+        # by their tags below.
+        line_terms.append(
+            _and([[f"move_id.{PAYOUT_FIELD}", "!=", False], ["reconciled", "=", False]])
+        )
     if not line_terms:
         return result
     lines = odoo.search_read(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import date
+from decimal import Decimal
 from typing import Literal
 
 import dagster as dg
@@ -13,6 +14,7 @@ from pydantic import Field
 from ledger_pipeline.ledger.corrections import PlannedCorrection
 from ledger_pipeline.ledger.model import PlannedMove
 from ledger_pipeline.ledger.month_close import JournalItemGroup
+from ledger_pipeline.ledger.payouts import BalanceTransaction, Payout
 from ledger_pipeline.ledger.taxes import SaleTax, TaxRounding
 from ledger_pipeline.odoo.booking import book_moves
 from ledger_pipeline.odoo.correction_readback import KeyedRecords, read_corrections, read_keyed
@@ -22,6 +24,7 @@ from ledger_pipeline.odoo.lease import LeaseBusy, OdooLease
 from ledger_pipeline.odoo.ledger_setup import read_company
 from ledger_pipeline.odoo.maintenance import PruneReport, prune_metered_shadow
 from ledger_pipeline.odoo.month_close_readback import read_month_groups
+from ledger_pipeline.odoo.payout_run import PayoutRunReport, run_payouts
 from ledger_pipeline.odoo.readback import LedgerReadBack, read_back
 from ledger_pipeline.odoo.report import BookingReport
 from ledger_pipeline.odoo.tax_catalogue import read_sale_taxes
@@ -122,6 +125,31 @@ class OdooLedger(dg.ConfigurableResource):
             return book_corrections(
                 odoo,
                 corrections,
+                dry_run=dry_run,
+                lease=None if dry_run else self.lease(odoo, holder),
+            )
+
+    def book_payouts(
+        self,
+        payouts: Sequence[Payout],
+        *,
+        listed: Sequence[BalanceTransaction],
+        stripe_balances: Mapping[str, Decimal],
+        fee_account: str,
+        bank_journal: str,
+        dry_run: bool = False,
+        holder: str | None = None,
+    ) -> PayoutRunReport:
+        """Book and clear Stripe's payouts on NCSTR, keyed so a re-run finishes what a crash
+        left; then read back what the checks prove. Writes under the writer's lease."""
+        with self._connect(read_only=dry_run) as odoo, _failing_the_step_when_busy():
+            return run_payouts(
+                odoo,
+                payouts,
+                listed=listed,
+                stripe_balances=stripe_balances,
+                fee_account=fee_account,
+                bank_journal=bank_journal,
                 dry_run=dry_run,
                 lease=None if dry_run else self.lease(odoo, holder),
             )

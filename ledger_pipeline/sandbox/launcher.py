@@ -17,12 +17,12 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ledger_pipeline.odoo.transport import connect
-from ledger_pipeline.sandbox import postgres
+from ledger_pipeline.sandbox import lago_through_stripe, postgres
 from ledger_pipeline.sandbox.lago_standin import LagoStandIn
 from ledger_pipeline.sandbox.odoo_standin import OdooStandIn
 from ledger_pipeline.sandbox.sample_data import load_sample_database, sample_invoices
@@ -63,6 +63,8 @@ class SandboxWorld:
     lago: LagoStandIn
     odoo: OdooStandIn
     env: dict[str, str]
+    lago_charges: dict[str, str] = field(default_factory=dict)  # Lago invoice → Stripe charge
+    lago_refunds: set[str] = field(default_factory=set)  # Lago credit notes refunded at Stripe
 
 
 @contextlib.contextmanager
@@ -85,6 +87,7 @@ def sandbox_world(
         OdooStandIn(version=odoo_version) as odoo,
     ):
         seed_usd_rate(odoo)
+        charges = lago_through_stripe.charge_lago_payments(stripe, lago)
         env = {
             "NEXACLOUD_DSN": nexacloud_dsn,
             "STRIPE_API_KEY": stripe.api_key,
@@ -101,7 +104,7 @@ def sandbox_world(
             # The sandbox shows every correction, the write-off of an uncollectible invoice too.
             "LEDGER_UNCOLLECTIBLE": "write_off",
         }
-        yield SandboxWorld(sample, nexacloud_dsn, stripe, lago, odoo, env)
+        yield SandboxWorld(sample, nexacloud_dsn, stripe, lago, odoo, env, charges)
 
 
 def seed_usd_rate(odoo: OdooStandIn) -> None:
@@ -152,10 +155,18 @@ def change_the_sources(world: SandboxWorld) -> list[str]:
     # Stripe's sample changes are recorded a minute apart, ending at `now`: all after the
     # first sync read the feed.
     now = datetime.now(UTC) + timedelta(minutes=10)
-    return [
+    changes = [
         *stripe_corrections.apply_sample_corrections(world.stripe, now),
         *lago_corrections.apply_sample_corrections(world.lago, now),
     ]
+    # Lago pays its refunds back through Stripe: they leave Stripe's balance too.
+    lago_through_stripe.refund_lago_credit_notes(
+        world.stripe, world.lago, world.lago_charges, world.lago_refunds
+    )
+    # Stripe's world is now at `now`: its refunds and disputes have moved money (balance
+    # transactions are served once their time has come).
+    world.stripe.now = now
+    return changes
 
 
 def run_daily_sync_once(months: str) -> bool:

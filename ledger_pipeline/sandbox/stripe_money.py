@@ -3,8 +3,9 @@
 Every money movement is a BT in the account's settlement currency (CAD by default), as Stripe
 records it (billing-money-trail §4):
 
-- a **charge** for every paid Stripe invoice, at `status_transitions.paid_at`, for `amount_paid`,
-  on the invoice's PaymentIntent (`pi_<invoice suffix>`, the one its InvoicePayment names); and
+- a **charge** for every paid (or partly paid, open) Stripe invoice, at
+  `status_transitions.paid_at` (else when it was issued), for `amount_paid`, on the invoice's
+  PaymentIntent (`pi_<invoice suffix>`, the one its InvoicePayment names); and
   for every Lago-billed payment (`add_charge(..., metadata={"lago_invoice_id": …})`), whose
   PaymentIntent carries Lago's metadata. Fee: 2.9 % of the settled amount, rounded half-up to the
   cent, + 0.30 (`processing_fee`), in `fee_details[{type: stripe_fee}]`;
@@ -258,7 +259,9 @@ class MoneyBook:
 
     def charge_invoice(self, raw: Mapping[str, Any], payment_intent: str) -> None:
         """The charge that paid a Stripe invoice (`ch_<invoice suffix>`), once."""
-        paid_at = (raw.get("status_transitions") or {}).get("paid_at") or raw["created"]
+        paid_at = (raw.get("status_transitions") or {}).get("paid_at") or raw.get(
+            "effective_at", raw["created"]
+        )
         self.add_charge(
             charge_id="ch_" + payment_intent[3:],
             payment_intent=payment_intent,
@@ -377,12 +380,15 @@ class MoneyBook:
         monthly fees, and each day's payout up to `now`. Idempotent."""
         now_ts = int(now.timestamp())
         for raw in invoices:
-            if raw.get("id") in self.charged or raw.get("status") != "paid":
+            # Paid, or partly paid and still open: either way a charge took the money.
+            if raw.get("id") in self.charged or raw.get("status") not in ("paid", "open"):
                 continue
             paid = raw.get("amount_paid")
             if isinstance(paid, bool) or not isinstance(paid, int) or paid <= 0:
                 continue
-            paid_at = (raw.get("status_transitions") or {}).get("paid_at") or raw.get("created")
+            paid_at = (raw.get("status_transitions") or {}).get("paid_at") or raw.get(
+                "effective_at", raw.get("created")
+            )
             currency = raw.get("currency")
             if not isinstance(paid_at, int) or paid_at > now_ts or not isinstance(currency, str):
                 continue

@@ -91,6 +91,36 @@ def print_run_summary(result: dg.ExecuteInProcessResult) -> None:
         return
     print(render_corrections(corrections))
     print(render_close(result))
+    print(render_payouts(result))
+
+
+def render_payouts(result: dg.ExecuteInProcessResult) -> str:
+    """Stripe's payouts and fees per month, and the two clearing checks' verdicts."""
+    months = sorted(
+        (
+            e.materialization
+            for e in result.get_asset_materialization_events()
+            if e.materialization.asset_key == dg.AssetKey("stripe_payouts")
+        ),
+        key=lambda record: record.partition or "",
+    )
+    if not months:
+        return "  Stripe payouts: not run (see the UI)"
+    lines = ["  Stripe payouts (month: payouts, paid out to the bank, Stripe fees):"]
+    shown = [m for m in months if m.metadata.get("payouts") and m.metadata["payouts"].value]
+    for month in shown[-SHOWN:]:
+        meta = month.metadata
+        lines.append(
+            f"    {month.partition[:7]}: {meta['payouts'].value:>3} payouts, "
+            f"{meta['paid_out'].value:>10.2f}, fees {meta['fees'].value:>8.2f}"
+        )
+    if len(shown) > SHOWN:
+        lines.append(f"    (and {len(shown) - SHOWN} earlier months with payouts; see the UI)")
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.asset_key == dg.AssetKey("stripe_payouts") and evaluation.partition is None:
+            verdict = "passed" if evaluation.passed else "FAILED"
+            lines.append(f"    {evaluation.check_name} {verdict}: {evaluation.description or ''}")
+    return "\n".join(lines)
 
 
 def render_close(result: dg.ExecuteInProcessResult) -> str:

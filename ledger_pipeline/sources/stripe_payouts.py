@@ -131,13 +131,19 @@ class StripePayouts:
         self._find_invoices([bt for bts in listed.values() for bt in bts])
         return [self._payout(raw, listed.get(raw["id"], []), zone) for raw in raws]
 
-    def transactions_created(self, start: datetime, end: datetime) -> list[BalanceTransaction]:
-        """Every BT created in [start, end), oldest first, with its document."""
+    def transactions_created(
+        self, start: datetime, end: datetime | None = None
+    ) -> list[BalanceTransaction]:
+        """Every BT created in [start, end) (no end: all since `start`, as the balance counts
+        them), oldest first, with its document."""
         for moment in (start, end):
-            if moment.tzinfo is None:
+            if moment is not None and moment.tzinfo is None:
                 raise ValueError(f"{moment} has no time zone")
+        created = {"gte": int(start.timestamp())}
+        if end is not None:
+            created["lt"] = int(end.timestamp())
         params = {
-            "created": {"gte": int(start.timestamp()), "lt": int(end.timestamp())},
+            "created": created,
             "limit": PAGE_SIZE,
             "expand": EXPAND,
         }
