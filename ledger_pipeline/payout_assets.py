@@ -274,8 +274,8 @@ def balance_result(statements: Sequence[BalanceStatement]) -> dg.AssetCheckResul
         for side, found in (
             ("Stripe, not in Odoo", s.not_in_odoo),
             ("Odoo, not at Stripe", s.odoo_only),
-            ("Stripe, dispute open", s.awaiting_dispute),
-            ("Odoo, dispute open", s.odoo_awaiting),
+            ("Stripe, awaiting its document", s.awaiting),
+            ("Odoo, awaiting its document", s.odoo_awaiting),
         )
         for f in found
     ]

@@ -33,7 +33,7 @@ account (`payout`, clearing the first entry's transfer line).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -226,7 +226,7 @@ class PayoutPlan:
     entries: tuple[PlannedEntry, ...] = ()
     held: str | None = None
     unmatched: tuple[Unmatched, ...] = ()
-    awaiting: tuple[Unmatched, ...] = ()  # open disputes: cleared once they close
+    awaiting: tuple[Unmatched, ...] = ()  # open disputes, invoices not in Odoo: cleared later
     fees: Decimal = ZERO
     exchange_difference: Decimal = ZERO  # + loss / − gain, company currency
     figures: Mapping[str, Decimal] = field(default_factory=dict)
@@ -307,10 +307,15 @@ def plan_payout(
     company_currency: str,
     entry_date: date | None = None,
     reversal_date: date | None = None,
+    absent: Set[Doc] = frozenset(),
 ) -> PayoutPlan:
     """The payout's entry (and a returned payout's reversal) from its BTs and the Odoo items of
     their documents; `held` names why nothing can be booked. Dates default to the payout's
-    arrival (and failure) date; the caller passes them moved out of a locked period."""
+    arrival (and failure) date; the caller passes them moved out of a locked period.
+
+    `absent`: the invoices Odoo does not hold at all (the pipeline held them back, or has not
+    booked them yet). Their money awaits them, named, rather than failing the payout: each
+    invoice's own outcome says why it is not booked."""
     problem = _problem(payout, company_currency)
     if problem:
         return PayoutPlan(payout, held=problem)
@@ -334,7 +339,13 @@ def plan_payout(
             if difference:
                 lines.append(_exchange_line(payout, bt, difference))
             if missing is not None and (bt.id, doc) not in offset:
-                (awaiting if awaited(bt, category, doc) else unmatched).append(missing)
+                if doc in absent:
+                    missing = Unmatched(bt.id, doc, value, f"{doc} is not in Odoo (yet)")
+                    awaiting.append(missing)
+                elif awaited(bt, category, doc):
+                    awaiting.append(missing)
+                else:
+                    unmatched.append(missing)
     if fees:
         # Fee BTs have no line of their own: their ids go in this label, so every BT a booked
         # payout paid out is named on its entry.
@@ -357,6 +368,9 @@ def plan_payout(
     ]
     if payout.status in RETURNED:
         entries.append(_reversal(payout, reversal_date))
+        back = Doc(DocKind.PAYOUT_RETURN, payout.id)
+        reason = "back in Stripe's balance: cleared when Stripe pays it out again"
+        awaiting.append(Unmatched(payout.id, back, payout.amount, reason))
     for entry in entries:
         if entry.imbalance:
             raise AssertionError(f"{entry.key} does not balance: {entry.imbalance}")

@@ -12,18 +12,19 @@ booked payout entry names (`outstanding`):
       + Stripe fees on those BTs (Odoo books fees with their payout)
       + exchange differences (Odoo's conversion of a payment against Stripe's)
       − BTs whose document Odoo does not hold (listed)
-      − BTs awaiting a dispute's outcome (listed)
+      − BTs awaiting their document (a dispute still open, an invoice not in Odoo; listed)
       + Odoo items no outstanding BT explains (listed)
       = NCSTR's balance in Odoo
 
 The statement balances by construction; what it proves is in its lists: it passes when nothing
 precedes the horizon, every outstanding BT is matched to its document's open item in Odoo, and
-every open item in Odoo to a BT or to a dispute still open.
+every open item in Odoo to a BT; what awaits a dispute's outcome or an invoice Odoo does not
+hold (held back by the pipeline, whose own outcome says why) is listed and explained.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -62,7 +63,7 @@ class BalanceStatement:
     fees: Decimal = ZERO
     exchange_difference: Decimal = ZERO
     not_in_odoo: list[Finding] = field(default_factory=list)
-    awaiting_dispute: list[Finding] = field(default_factory=list)
+    awaiting: list[Finding] = field(default_factory=list)
     odoo_only: list[Finding] = field(default_factory=list)
     odoo_awaiting: list[Finding] = field(default_factory=list)
     matched: int = 0
@@ -78,7 +79,7 @@ class BalanceStatement:
             + self.fees
             + self.exchange_difference
             - _total(self.not_in_odoo)
-            - _total(self.awaiting_dispute)
+            - _total(self.awaiting)
             + _total(self.odoo_only)
             + _total(self.odoo_awaiting)
         )
@@ -100,9 +101,12 @@ class BalanceStatement:
             ("+ Stripe fees, booked with their payout", self.fees),
             ("+ exchange differences (Odoo's rate vs Stripe's)", self.exchange_difference),
             ("− Stripe transactions not in Odoo", -_total(self.not_in_odoo)),
-            ("− disputes awaiting their outcome", -_total(self.awaiting_dispute)),
+            (
+                "− awaiting their document (open disputes, invoices not in Odoo)",
+                -_total(self.awaiting),
+            ),
             ("+ Odoo items with no Stripe transaction", _total(self.odoo_only)),
-            ("+ payout lines awaiting a dispute's outcome", _total(self.odoo_awaiting)),
+            ("+ payout lines awaiting their document", _total(self.odoo_awaiting)),
             ("= NCSTR's balance explained", self.explained),
             ("NCSTR's balance in Odoo", self.odoo_balance),
             ("difference", self.difference),
@@ -121,10 +125,11 @@ def reconcile_balance(
     booked: set[str],
     odoo_items: Sequence[OdooItem],
     payout_lines: set[int],
+    absent: Set[Doc] = frozenset(),
 ) -> BalanceStatement:
     """The statement from Stripe's balance, the BTs listed over the horizon, the ids of the BTs
     booked payout entries name, and Odoo's open clearing items (`payout_lines`: the ids of those
-    that are payout entries' own lines)."""
+    that are payout entries' own lines; `absent`: the invoices Odoo does not hold)."""
     currency = currency.upper()
     outstanding = [t for t in listed if t.id not in booked and t.currency.upper() == currency]
     statement = BalanceStatement(
@@ -152,7 +157,7 @@ def reconcile_balance(
             if (bt.id, doc) in offset:
                 statement.matched += 1
                 continue
-            _place(statement, bt, category, doc, value, open_items, used)
+            _place(statement, bt, category, doc, value, open_items, used, absent)
     for item in odoo_items:
         if item.line_id in used:
             continue
@@ -160,6 +165,8 @@ def reconcile_balance(
         disputed = item.doc is not None and item.doc.kind in (DocKind.DISPUTE, DocKind.DISPUTE_FEE)
         if item.line_id in payout_lines and disputed:
             statement.odoo_awaiting.append(_why(finding, "paid out, the dispute is not closed"))
+        elif item.line_id in payout_lines and item.doc in absent:
+            statement.odoo_awaiting.append(_why(finding, f"paid out, {item.doc} is not in Odoo"))
         elif item.line_id in payout_lines:
             statement.odoo_only.append(_why(finding, "paid out by Stripe, unmatched in Odoo"))
         else:
@@ -167,7 +174,7 @@ def reconcile_balance(
     return statement
 
 
-def _place(statement, bt, category, doc, value, open_items, used) -> None:
+def _place(statement, bt, category, doc, value, open_items, used, absent) -> None:
     item, reason = match_item(bt, doc, value, CLEARING_ROLE[category], open_items)
     if item is not None:
         used.add(item.line_id)
@@ -176,8 +183,10 @@ def _place(statement, bt, category, doc, value, open_items, used) -> None:
         statement.exchange_difference += item.residual - value
         return
     finding = Finding(f"{bt.id} ({bt.description or bt.type})", value, reason or "")
-    if awaited(bt, category, doc):
-        statement.awaiting_dispute.append(_why(finding, f"dispute {bt.dispute_status}"))
+    if doc in absent:
+        statement.awaiting.append(_why(finding, f"{doc} is not in Odoo (yet)"))
+    elif awaited(bt, category, doc):
+        statement.awaiting.append(_why(finding, f"dispute {bt.dispute_status}"))
     else:
         statement.not_in_odoo.append(finding)
 

@@ -113,6 +113,19 @@ def item_of(row: Mapping[str, Any], doc: Doc, role: LineRole, company_currency: 
     )
 
 
+def invoices_absent(odoo: OdooTransport, setup: PayoutSetup, docs: Iterable[Doc]) -> set[Doc]:
+    """The invoice documents Odoo holds no invoice for, in any state (one call)."""
+    invoices = {_ref_key(d.ref): d for d in docs if d.kind is DocKind.INVOICE}
+    if not invoices:
+        return set()
+    if SOURCE_FIELD not in setup.key_fields:
+        return set(invoices.values())
+    refs = sorted({v for d in invoices.values() for v in (d.ref, d.ref.lower(), d.ref.upper())})
+    found = odoo.search_read("account.move", [[SOURCE_FIELD, "in", refs]], [SOURCE_FIELD])
+    held = {_ref_key(text(m.get(SOURCE_FIELD)) or "") for m in found}
+    return {doc for key, doc in invoices.items() if key not in held}
+
+
 def read_items(
     odoo: OdooTransport, setup: PayoutSetup, docs: Iterable[Doc]
 ) -> dict[Doc, list[OdooItem]]:

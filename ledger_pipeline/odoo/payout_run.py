@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,6 +33,7 @@ from ledger_pipeline.odoo.ledger_setup import PAYOUT_FIELD
 from ledger_pipeline.odoo.payout_readback import (
     ClearingItem,
     PayoutEntryReadBack,
+    invoices_absent,
     open_clearing_items,
     read_items,
     read_payout_entries,
@@ -109,10 +110,14 @@ def _run(odoo, payouts, *, listed, stripe_balances, fee_account, bank_journal, d
         if any(p.status not in NOT_YET for p in payouts):
             raise  # payouts to book, and Odoo cannot take them: the step fails, named
         plans = [plan_payout(p, {}, company_currency="") for p in payouts]
-        statements = _statements(stripe_balances, listed, set(), [], "", note=str(exc))
+        statements = _statements(stripe_balances, listed, set(), [], "", set(), note=str(exc))
         return PayoutRunReport(plans, statements=statements, dry_run=dry_run)
     items = read_items(odoo, setup, _documents(payouts))
-    plans = [plan_payout(p, items, company_currency=setup.company_currency) for p in payouts]
+    absent = invoices_absent(odoo, setup, _documents(payouts) | _listed_documents(listed))
+    plans = [
+        plan_payout(p, items, company_currency=setup.company_currency, absent=absent)
+        for p in payouts
+    ]
     bookings = book_payouts(odoo, setup, plans, dry_run=dry_run)
     swept = sweep_open(odoo, setup, dry_run=dry_run)
     keys = [entry.key for plan in plans for entry in plan.entries]
@@ -122,7 +127,7 @@ def _run(odoo, payouts, *, listed, stripe_balances, fee_account, bank_journal, d
     if dry_run:  # what this run would have booked counts as booked
         booked |= {t.id for plan in plans if plan.booked for t in plan.payout.transactions}
     statements = _statements(
-        stripe_balances, listed, booked, open_items, setup.company_currency, note=None
+        stripe_balances, listed, booked, open_items, setup.company_currency, absent, note=None
     )
     return PayoutRunReport(
         plans,
@@ -137,10 +142,14 @@ def _run(odoo, payouts, *, listed, stripe_balances, fee_account, bank_journal, d
 
 def _documents(payouts: Sequence[Payout]) -> set[Doc]:
     """Every document the payouts' BTs clear (a dispute's fee apart from its amount)."""
+    return _listed_documents(bt for payout in payouts for bt in payout.paid_out)
+
+
+def _listed_documents(transactions: Iterable[BalanceTransaction]) -> set[Doc]:
     return {
         doc
-        for payout in payouts
-        for bt in payout.paid_out
+        for bt in transactions
+        if bt.type != "payout"
         for doc, _ in cleared_values(bt, category_of(bt))
         if doc is not None
     }
@@ -166,6 +175,7 @@ def _statements(
     booked: set[str],
     open_items: Sequence[ClearingItem],
     company_currency: str,
+    absent: set[Doc],
     *,
     note: str | None,
 ) -> list[BalanceStatement]:
@@ -182,6 +192,7 @@ def _statements(
             booked=booked,
             odoo_items=items if ours else [],
             payout_lines={i.line_id for i in open_items if i.payout_key} if ours else set(),
+            absent=absent,
         )
         statement.note = note
         statements.append(statement)

@@ -286,3 +286,29 @@ def test_every_planned_entry_balances_and_moves_exactly_the_payout(case):
     assert len(clearing) == expected
     unmatched = {m.transaction for m in plan.unmatched}
     assert unmatched == {t.id for t in with_doc if t.doc not in items or t.category == "dispute"}
+
+
+def test_a_dispute_won_inside_one_payout_clears_itself():
+    dispute = bt("txn_3", "adjustment", "dispute", "-100.00", "15.00", DP, dispute_status="won")
+    back = bt("txn_4", "adjustment", "dispute_reversal", "100.00", doc=DP, dispute_status="won")
+    items = {DP_FEE: [item(DP_FEE, LineRole.PAYMENTS, "-15.00")]}
+    plan = plan_payout(payout(dispute, back), items, company_currency="CAD")
+    assert not plan.unmatched and not plan.awaiting
+    amounts = sorted(line.balance for line in lines(plan, LineRole.PAYMENTS) if line.doc == DP)
+    assert amounts == [D("-100.00"), D("100.00")]
+
+
+def test_a_won_disputes_withdrawal_awaits_its_reinstatement():
+    dispute = bt("txn_3", "adjustment", "dispute", "-100.00", "15.00", DP, dispute_status="won")
+    items = {DP_FEE: [item(DP_FEE, LineRole.PAYMENTS, "-15.00")]}
+    plan = plan_payout(payout(dispute), items, company_currency="CAD")
+    assert not plan.unmatched and [a.doc for a in plan.awaiting] == [DP]
+
+
+def test_money_for_an_invoice_odoo_does_not_hold_awaits_it_named():
+    held = Doc(DocKind.INVOICE, "in_held")
+    charge = bt("txn_1", "charge", "charge", "113.00", fee="3.58", doc=held)
+    plan = plan_payout(payout(charge), {}, company_currency="CAD", absent={held})
+    assert plan.booked and not plan.unmatched
+    (waiting,) = plan.awaiting
+    assert waiting.doc == held and "invoice in_held is not in Odoo" in waiting.reason

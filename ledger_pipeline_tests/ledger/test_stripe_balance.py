@@ -72,7 +72,7 @@ def test_an_open_dispute_is_awaited_on_both_sides():
     waiting = item(old, LineRole.PAYMENTS, "40.00", line_id=7)
     result = statement([withdrawal], [waiting], payout_lines={7})
     assert result.passed, result.rows()
-    assert len(result.awaiting_dispute) == 2 and len(result.odoo_awaiting) == 1
+    assert len(result.awaiting) == 2 and len(result.odoo_awaiting) == 1
 
 
 def test_balance_the_listed_transactions_do_not_explain_fails():
@@ -112,3 +112,22 @@ def test_the_statement_always_balances(amounts, data):
     assert len(result.not_in_odoo) == len(
         {t.id for t in listed} - booked - {f"txn_{i.line_id}" for i in items}
     )
+
+
+def test_money_for_an_invoice_odoo_does_not_hold_is_explained_and_listed():
+    outstanding = bt("txn_1", "charge", "charge", "113.00", "3.58", inv(1))
+    paid_out = OdooItem(
+        8, inv(2), LineRole.RECEIPTS, D("-50.00"), "CAD", D("-50.00"), DAY, D("-50.00")
+    )
+    result = reconcile_balance(
+        currency="cad",
+        stripe_balance=D("109.42"),
+        listed=[outstanding],
+        booked=set(),
+        odoo_items=[paid_out],
+        payout_lines={8},
+        absent={inv(1), inv(2)},
+    )
+    assert result.passed, result.rows()
+    assert [f.what for f in result.awaiting] == ["txn_1 (charge)"]
+    assert "invoice in_2 is not in Odoo" in result.odoo_awaiting[0].reason
