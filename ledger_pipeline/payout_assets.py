@@ -98,8 +98,10 @@ def stripe_payouts(
             balances = trail.balance()
             calls = trail.calls
     except (StripeDown, PayoutSourceError) as exc:
-        # Without the payouts' transactions nothing can be cleared: the step fails, named.
-        raise dg.Failure(description=f"Stripe's payouts could not be read: {exc}") from exc
+        # Like an invoice Stripe cannot verify now: nothing is booked, both checks warn with the
+        # reason, and the next run (the schedule's, or the unverified sensor's) reads them again.
+        yield from _unread(context, f"Stripe's payouts could not be read: {exc}")
+        return
     context.log.info(
         f"Stripe: {len(payouts)} payouts arriving {first}..{end}, {len(listed)} balance "
         f"transactions since {horizon.date()} ({calls} calls)"
@@ -144,6 +146,8 @@ def stripe_payouts(
     yield dg.AssetCheckResult(
         check_name=CLEARING_CHECK,
         passed=not problems,
+        # A dry run wrote nothing: what it could not book is news, not a broken ledger.
+        severity=dg.AssetCheckSeverity.WARN if config.dry_run else dg.AssetCheckSeverity.ERROR,
         description=f"months failing: {', '.join(failing)}" if failing else cleared,
         metadata={
             "payouts": len(report.plans),
@@ -152,6 +156,14 @@ def stripe_payouts(
         },
     )
     yield balance_result(report.statements)
+
+
+def _unread(context, note: str) -> Iterator:
+    context.log.warning(note)
+    for check in (CLEARING_CHECK, BALANCE_CHECK):
+        yield dg.AssetCheckResult(
+            check_name=check, passed=False, severity=dg.AssetCheckSeverity.WARN, description=note
+        )
 
 
 def _not_configured(context, months: Sequence[str]) -> Iterator:

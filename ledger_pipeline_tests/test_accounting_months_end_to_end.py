@@ -25,9 +25,9 @@ SETTINGS = LedgerSettings(
 )
 MONTHS = ["2025-01-01", "2025-02-01", "2025-03-01"]
 CHAIN = ["nexacloud_invoices", "verified_invoices", "ledger_plan", "odoo_invoices",
-         "source_corrections", "odoo_corrections", "month_end_close"]  # fmt: skip
+         "source_corrections", "odoo_corrections", "month_end_close", "stripe_payouts"]  # fmt: skip
 CHECKS = ["source_integrity", "source_agreement", "plan_parity", "ledger_parity",
-          "voided_invoices_reversed", "month_in_parity"]  # fmt: skip
+          "voided_invoices_reversed", "month_in_parity", "payouts_clear"]  # fmt: skip
 
 
 def backfill(defs, instance, months, **job):

@@ -106,6 +106,8 @@ CHAIN_CASES = [
             "LEDGER_TAX_TIE_PREFERENCE": "12% GST+PST BC",
             "LEDGER_UNVERIFIED_REPORT_HOURS": "0.5",
             "LEDGER_UNCOLLECTIBLE": "write_off",
+            "LEDGER_STRIPE_FEE_ACCOUNT": "NCR.STRIPEFEE",
+            "LEDGER_PAYOUT_BANK_JOURNAL": "BNK1",
             **dict.fromkeys(DAGSTER_INSTANCE_VARIABLES, INSTANCE),
         },
         no_protocol_calls={VERSION, AUTHENTICATE},
@@ -130,6 +132,8 @@ CHAIN_CASES = [
             "LEDGER_TAX_TIE_PREFERENCE": " 12% GST+PST BC , 5% GST ",
             "LEDGER_UNVERIFIED_REPORT_HOURS": "72",
             "LEDGER_UNCOLLECTIBLE": "leave_open",
+            "LEDGER_STRIPE_FEE_ACCOUNT": "6150-STRIPE",  # any code: created if missing
+            "LEDGER_PAYOUT_BANK_JOURNAL": "BNK1",
         },
         protocol_calls={AUTHENTICATE},
         no_protocol_calls={VERSION},
@@ -159,6 +163,8 @@ CHAIN_CASES = [
                     "LEDGER_TAX_TIE_PREFERENCE",
                     "LEDGER_UNVERIFIED_REPORT_HOURS",
                     "LEDGER_UNCOLLECTIBLE",
+                    "LEDGER_STRIPE_FEE_ACCOUNT",
+                    "LEDGER_PAYOUT_BANK_JOURNAL",
                 ]
             ),
         },
@@ -195,6 +201,11 @@ BAD_VALUES = {
     ],
     "LEDGER_TAX_CATALOGUE": [("odoo17", "one of odoo, odoo18, odoo19"), ("Odoo", "odoo18")],
     "LEDGER_UNCOLLECTIBLE": [("writeoff", "one of leave_open, write_off"), ("open", "write_off")],
+    "LEDGER_STRIPE_FEE_ACCOUNT": [
+        ("Stripe fees", "an account code: letters, digits"),
+        ("NCR/FEE", "an account code"),
+    ],
+    "LEDGER_PAYOUT_BANK_JOURNAL": [("Bank 1", "a journal code: letters, digits")],
     "LEDGER_UNVERIFIED_REPORT_HOURS": [
         ("three days", "a number of hours > 0"),
         ("0", "> 0"),
@@ -497,6 +508,12 @@ def _assert_the_chain_booked(case, world, result, settings, since) -> None:
         assert booked_bc and not tied
     else:
         assert tied and not booked_bc and "set tax_tie_preference" in tied[0]
+
+    # The payouts of the open months, with the configured fee account (created if missing).
+    assert checks["payouts_clear"].passed, checks["payouts_clear"].description
+    fee_code = case.env.get("LEDGER_STRIPE_FEE_ACCOUNT") or "NCR.STRIPEFEE"
+    if world.odoo.records("ir.model.fields", [["name", "=", "x_fc_payout_id"]]):
+        assert world.odoo.records("account.account", [["code", "=", fee_code]])
 
     calls = set(world.odoo.call_counts())
     assert case.protocol_calls <= calls and not case.no_protocol_calls & calls

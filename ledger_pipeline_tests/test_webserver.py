@@ -124,12 +124,13 @@ def test_webserver_lists_everything_and_a_backfill_of_three_months_is_one_run(wo
         assets = {"/".join(n["assetKey"]["path"]) for n in repo["assetNodes"]}
         assert assets == {
             "nexacloud_invoices", "verified_invoices", "ledger_plan", "odoo_invoices",
-            "source_corrections", "odoo_corrections", "month_end_close",
+            "source_corrections", "odoo_corrections", "month_end_close", "stripe_payouts",
         }  # fmt: skip
         checks = {c["name"] for n in repo["assetNodes"] for c in n["assetChecksOrError"]["checks"]}
         assert checks == {
             "source_integrity", "source_agreement", "plan_parity", "ledger_parity",
-            "voided_invoices_reversed", "month_in_parity",
+            "voided_invoices_reversed", "month_in_parity", "payouts_clear",
+            "ncstr_matches_stripe_balance",
         }  # fmt: skip
         jobs = {j["name"] for j in repo["jobs"]}
         assert {"daily_ledger_sync", "backfill_ledger", "post_drafts", "post_and_reconcile_paid",
@@ -141,7 +142,7 @@ def test_webserver_lists_everything_and_a_backfill_of_three_months_is_one_run(wo
         # policy makes it one run over the range, with the assets' default (automatic) config.
         chain = [["nexacloud_invoices"], ["verified_invoices"], ["ledger_plan"],
                  ["odoo_invoices"], ["source_corrections"], ["odoo_corrections"],
-                 ["month_end_close"]]  # fmt: skip
+                 ["month_end_close"], ["stripe_payouts"]]  # fmt: skip
         params = {"assetSelection": [{"path": p} for p in chain], "partitionNames": MONTHS}
         launched = graphql(url, BACKFILL, {"params": params})["launchPartitionBackfill"]
         assert launched["__typename"] == "LaunchBackfillSuccess", launched

@@ -107,9 +107,14 @@ def _run(odoo, payouts, *, listed, stripe_balances, fee_account, bank_journal, d
             odoo, fee_account=fee_account, bank_journal=bank_journal, dry_run=dry_run
         )
     except PayoutSetupError as exc:
-        if any(p.status not in NOT_YET for p in payouts):
-            raise  # payouts to book, and Odoo cannot take them: the step fails, named
-        plans = [plan_payout(p, {}, company_currency="") for p in payouts]
+        # Odoo cannot take payouts yet (no NCSTR: nothing was ever paid through Stripe in it):
+        # each payout is held, named with the reason, and the clearing check says so.
+        plans = [
+            plan_payout(p, {}, company_currency="")
+            if p.status in NOT_YET
+            else PayoutPlan(p, held=f"not booked: {exc}")
+            for p in payouts
+        ]
         statements = _statements(stripe_balances, listed, set(), [], "", set(), note=str(exc))
         return PayoutRunReport(plans, statements=statements, dry_run=dry_run)
     items = read_items(odoo, setup, _documents(payouts))
