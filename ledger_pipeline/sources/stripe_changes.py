@@ -25,7 +25,7 @@ import contextlib
 import math
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -46,6 +46,7 @@ from ledger_pipeline.sources.stripe import (
     describe,
     local_date,
 )
+from ledger_pipeline.sources.stripe_pages import StripePages
 
 if TYPE_CHECKING:
     from ledger_pipeline.sources.stripe import StripeVerifier
@@ -231,10 +232,10 @@ class _Seen:
     closed: int | None = None  # a dispute's closing event
 
 
-class _FeedReader:
+class _FeedReader(StripePages):
     def __init__(self, client: stripe.StripeClient, caller, zone: ZoneInfo):
-        self._client, self._caller, self._zone = client, caller, zone
-        self.calls = 0
+        super().__init__(client, caller)
+        self._zone = zone
         self.problems: list[str] = []
         self.events_mode = False
         self._objects: dict[str, dict[str, _Seen]] = {
@@ -242,24 +243,6 @@ class _FeedReader:
         }
         self._invoice_of_payment: dict[str, str | _Bad] = {}
         self._held_by_invoice: dict[str, dict[str, str]] = {}
-
-    # -- calls --------------------------------------------------------------------------------
-
-    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        def counted(*inner: Any) -> Any:
-            self.calls += 1  # every request, retries included: what Stripe is asked
-            return fn(*inner)
-
-        return self._caller(counted, *args)
-
-    def _all(self, fn: Callable[..., Any], *args: Any) -> Iterator[dict[str, Any]]:
-        """Every item of a list, page by page, each page with its own retries."""
-        page = self._call(fn, *args)
-        while True:
-            yield from (item.to_dict() for item in page.data)
-            if not page.has_more or not page.data:
-                return
-            page = self._call(page.next_page)
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -42,6 +42,7 @@ from ledger_pipeline.ledger.money import from_minor_units
 from ledger_pipeline.ledger.payouts import NOT_YET, BalanceTransaction, Doc, DocKind, Payout
 from ledger_pipeline.ledger.soundness import shown
 from ledger_pipeline.sources.stripe import PAGE_SIZE, local_date
+from ledger_pipeline.sources.stripe_pages import StripePages
 
 # One level only: a BT's source is a charge, refund, dispute or payout, and a deeper path (e.g.
 # `data.source.payment_intent`) does not exist on all of them.
@@ -72,31 +73,13 @@ def _id_of(value: Any) -> Any:
     return value.get("id") if isinstance(value, Mapping) else value
 
 
-class StripePayouts:
+class StripePayouts(StripePages):
     """Reads payouts and balance transactions through a paced, retrying caller."""
 
     def __init__(self, client: stripe.StripeClient, caller: Callable[..., Any], zone: ZoneInfo):
-        self._client, self._caller, self.zone = client, caller, zone
-        self.calls = 0  # every request, retries included
+        super().__init__(client, caller)
+        self.zone = zone
         self._invoice_of_intent: dict[str, str | None] = {}  # PaymentIntent → `in_…` / `lago:…`
-
-    # -- calls --------------------------------------------------------------------------------
-
-    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        def counted(*inner: Any) -> Any:
-            self.calls += 1
-            return fn(*inner)
-
-        return self._caller(counted, *args)
-
-    def _all(self, fn: Callable[..., Any], *args: Any) -> Iterator[dict[str, Any]]:
-        """Every item of a list, page by page, each page with its own retries."""
-        page = self._call(fn, *args)
-        while True:
-            yield from (item.to_dict() for item in page.data)
-            if not page.has_more or not page.data:
-                return
-            page = self._call(page.next_page)
 
     def _midnight(self, day: date, zone: ZoneInfo) -> int:
         return int(datetime.combine(day, time(0), zone).timestamp())

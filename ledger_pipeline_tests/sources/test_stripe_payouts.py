@@ -3,7 +3,6 @@ and their balance transactions in the ledger's model, each with the document it 
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -32,32 +31,15 @@ from ledger_pipeline_tests.sources.stripe_money_world import (
     paid_invoice,
     ref,
 )
+from ledger_pipeline_tests.sources.test_stripe import FakeClock, verifier_for
 
 D = Decimal
 ZONE = ZoneInfo(TORONTO)
 NOVEMBER, JANUARY = date(2026, 11, 1), date(2027, 1, 1)
 
 
-class FakeClock:
-    """A clock that only moves when the code under test sleeps; records every sleep."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(seconds)
-            self.now += seconds
-
-
 def verifier(s: StripeStandIn, **config) -> StripeVerifier:
-    options = {"max_requests_per_second": 1000.0, "max_retries": 2, "timeout": 5.0, **config}
-    return StripeVerifier(api_key=s.api_key, base_url=s.url, **options)
+    return verifier_for(s, **config)
 
 
 def read(s: StripeStandIn, start=NOVEMBER, end=JANUARY, clock=None, **config):
