@@ -300,17 +300,25 @@ def balance_result(statements: Sequence[BalanceStatement]) -> dg.AssetCheckResul
     if failing:
         description = "; ".join(_balance_verdict(s) for s in failing)
     else:
-        description = "; ".join(
-            f"{s.currency}: Stripe {s.stripe_balance:.2f}, NCSTR {s.odoo_balance:.2f}, "
-            f"{s.matched} transactions matched, nothing unexplained"
-            for s in statements
-        )
+        description = "; ".join(_balance_passed(s) for s in statements)
     return dg.AssetCheckResult(
         check_name=BALANCE_CHECK,
         passed=not failing,
         severity=dg.AssetCheckSeverity.ERROR,
         description=description,
         metadata=metadata,
+    )
+
+
+def _balance_passed(s: BalanceStatement) -> str:
+    waiting = len(s.awaiting) + len(s.odoo_awaiting)
+    total = sum((f.amount for f in s.odoo_awaiting), ZERO) - sum(
+        (f.amount for f in s.awaiting), ZERO
+    )
+    awaited = f", {waiting} item(s) ({total:.2f}) awaiting their document" if waiting else ""
+    return (
+        f"{s.currency}: Stripe {s.stripe_balance:.2f}, NCSTR {s.odoo_balance:.2f}, "
+        f"{s.matched} transactions matched{awaited}, nothing unexplained"
     )
 
 
