@@ -14,10 +14,10 @@
 | LEDGER_UNVERIFIED_REPORT_HOURS | 72 | hours > 0: unverified for longer is reported by the sensor |
 | LEDGER_UNCOLLECTIBLE | leave_open | leave_open or write_off: what an invoice marked uncollectible
   at the source does to its receivable |
-| LEDGER_STRIPE_FEE_ACCOUNT | NCR.STRIPEFEE | an account code: Stripe's fees, booked with each
-  payout (an expense account, created if missing) |
-| LEDGER_PAYOUT_BANK_JOURNAL | BNK1 | a journal code: the bank journal Stripe pays out to; each
-  payout is left on its outstanding receipts account for its bank statement line |
+| LEDGER_STRIPE_FEE_ACCOUNT | NCR.STRIPEFEE | an account code (letters, digits, dots): Stripe's
+  fees, booked with each payout (an expense account, created if missing) |
+| LEDGER_PAYOUT_BANK_JOURNAL | BNK1 | a journal code (1–5 characters): the bank journal Stripe
+  pays out to; each payout waits on its outstanding receipts account for its statement line |
 
 Every value is checked when the code location loads, so a bad one stops `dagster definitions
 validate` with an error naming the variable and the values it allows, not a run at 6 a.m.
@@ -37,8 +37,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 TAX_CATALOGUES = ("odoo", "odoo18", "odoo19")
 UNCOLLECTIBLE_POLICIES = ("leave_open", "write_off")
-# Odoo's account and journal codes: letters, digits and . _ - (no spaces), as the charts use.
-_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
+# What Odoo accepts: an account code of letters, digits and dots ("The account code can only
+# contain alphanumeric characters and dots."); a journal code of at most 5 characters.
+_CODES = {
+    "an account": (re.compile(r"[A-Za-z0-9.]{1,64}"), "letters, digits and dots"),
+    "a journal": (re.compile(r"[A-Za-z0-9._-]{1,5}"), "1 to 5 letters, digits, '.', '_' or '-'"),
+}
 MAX_LOOKBACK_DAYS = 3650  # ten years: the window's first day stays a real date
 
 
@@ -128,11 +132,13 @@ class EnvReader:
         return value
 
     def code(self, name: str, default: str, what: str) -> str:
+        """An Odoo code (`what`: "an account" or "a journal"), in the form Odoo accepts."""
         value = self.raw(name)
         if value is None:
             return default
-        if not _CODE.fullmatch(value):
-            self._bad(name, f"{what} code: letters, digits, '.', '_' or '-', at most 32", value)
+        pattern, allowed = _CODES[what]
+        if not pattern.fullmatch(value):
+            self._bad(name, f"{what} code: {allowed}", value)
             return default
         return value
 

@@ -132,7 +132,7 @@ CHAIN_CASES = [
             "LEDGER_TAX_TIE_PREFERENCE": " 12% GST+PST BC , 5% GST ",
             "LEDGER_UNVERIFIED_REPORT_HOURS": "72",
             "LEDGER_UNCOLLECTIBLE": "leave_open",
-            "LEDGER_STRIPE_FEE_ACCOUNT": "6150-STRIPE",  # any code: created if missing
+            "LEDGER_STRIPE_FEE_ACCOUNT": "6150.STRIPE",  # any code Odoo takes: created if missing
             "LEDGER_PAYOUT_BANK_JOURNAL": "BNK1",
         },
         protocol_calls={AUTHENTICATE},
@@ -202,10 +202,14 @@ BAD_VALUES = {
     "LEDGER_TAX_CATALOGUE": [("odoo17", "one of odoo, odoo18, odoo19"), ("Odoo", "odoo18")],
     "LEDGER_UNCOLLECTIBLE": [("writeoff", "one of leave_open, write_off"), ("open", "write_off")],
     "LEDGER_STRIPE_FEE_ACCOUNT": [
-        ("Stripe fees", "an account code: letters, digits"),
+        ("Stripe fees", "an account code: letters, digits and dots"),
         ("NCR/FEE", "an account code"),
+        ("6150-STRIPE", "letters, digits and dots"),  # Odoo refuses it when creating it
     ],
-    "LEDGER_PAYOUT_BANK_JOURNAL": [("Bank 1", "a journal code: letters, digits")],
+    "LEDGER_PAYOUT_BANK_JOURNAL": [
+        ("Bank 1", "a journal code: 1 to 5 letters, digits"),
+        ("BANK01", "1 to 5"),
+    ],
     "LEDGER_UNVERIFIED_REPORT_HOURS": [
         ("three days", "a number of hours > 0"),
         ("0", "> 0"),
