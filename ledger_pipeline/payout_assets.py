@@ -56,6 +56,7 @@ PAYOUT_COLUMNS = [
     "outcome",
 ]
 PROBLEM_COLUMNS = ["payout", "month", "problem"]
+OPEN_COLUMNS = ["payout", "transaction", "document", "amount", "state", "reason"]
 FINDING_COLUMNS = ["side", "item", "amount", "reason"]
 
 CHECK_SPECS = [
@@ -139,6 +140,7 @@ def stripe_payouts(
                 partition=month,
                 metadata={"payouts": len(plans), "problems": table(mine, PROBLEM_COLUMNS)},
                 description=_verdict(month, plans, mine),
+                severity=_severity(config.dry_run),
             )
         )
     failing = sorted({p["month"][:7] for p in problems})
@@ -146,8 +148,7 @@ def stripe_payouts(
     yield dg.AssetCheckResult(
         check_name=CLEARING_CHECK,
         passed=not problems,
-        # A dry run wrote nothing: what it could not book is news, not a broken ledger.
-        severity=dg.AssetCheckSeverity.WARN if config.dry_run else dg.AssetCheckSeverity.ERROR,
+        severity=_severity(config.dry_run),
         description=f"months failing: {', '.join(failing)}" if failing else cleared,
         metadata={
             "payouts": len(report.plans),
@@ -156,6 +157,11 @@ def stripe_payouts(
         },
     )
     yield balance_result(report.statements)
+
+
+def _severity(dry_run: bool) -> dg.AssetCheckSeverity:
+    # A dry run wrote nothing: what it could not book is news, not a broken ledger.
+    return dg.AssetCheckSeverity.WARN if dry_run else dg.AssetCheckSeverity.ERROR
 
 
 def _unread(context, note: str) -> Iterator:
@@ -245,7 +251,25 @@ def month_metadata(month: str, plans: Sequence[PayoutPlan], report: PayoutRunRep
         "fees": dg.MetadataValue.float(float(sum((p.fees for p in paid), ZERO))),
         "exchange_difference": str(sum((p.exchange_difference for p in paid), ZERO)),
         "unmatched_transactions": sum(len(p.unmatched) for p in plans),
+        "awaiting_transactions": sum(len(p.awaiting) for p in plans),
         "payouts_table": table(rows, PAYOUT_COLUMNS),
+        # Each transaction Odoo could not clear yet, and why: never matched by guess.
+        "open_transactions": table(
+            [
+                {
+                    "payout": plan.payout.id,
+                    "transaction": found.transaction,
+                    "document": str(found.doc or ""),
+                    "amount": str(found.amount),
+                    "state": state,
+                    "reason": found.reason,
+                }
+                for plan in plans
+                for state, listed in (("unmatched", plan.unmatched), ("awaiting", plan.awaiting))
+                for found in listed
+            ],
+            OPEN_COLUMNS,
+        ),
     }
 
 

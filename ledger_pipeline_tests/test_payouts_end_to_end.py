@@ -245,6 +245,16 @@ def test_a_charge_odoo_cannot_place_is_named_and_never_guessed(world):
     (named,) = [r.data for r in problems if f"lago:{lago_id}" in r.data["problem"]]
     assert "is not reconciled" in named["problem"], named
     assert f"lago:{lago_id}" in balance.description
+    # Its month lists it among the transactions not cleared, unmatched, with the reason.
+    listed = [
+        row.data
+        for event in result.get_asset_materialization_events()
+        if event.materialization.asset_key == dg.AssetKey("stripe_payouts")
+        for row in event.materialization.metadata["open_transactions"].value.records
+    ]
+    (row,) = [r for r in listed if r["document"] == f"invoice lago:{lago_id}"]
+    assert row["state"] == "unmatched"
+    assert "in Odoo is" in row["reason"] and "Stripe moved" in row["reason"], row  # both amounts
     # The first charge of that invoice still cleared its payment; nothing was matched twice.
     lines = world.odoo.records("account.move.line", [["name", "ilike", f"lago:{lago_id}]"]])
     assert sorted(line["reconciled"] for line in lines) == [False, True]
