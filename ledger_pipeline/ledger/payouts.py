@@ -39,15 +39,13 @@ from datetime import date
 from decimal import Decimal
 
 from ledger_pipeline.ledger.model import ZERO
-from ledger_pipeline.ledger.money import currency_unit
 
 PAYOUT_KEY_PREFIX = "stripe:payout:"
 REVERSAL_SUFFIX = ":reversal"
 DEFAULT_FEE_ACCOUNT = "NCR.STRIPEFEE"
 FEE_ACCOUNT_NAME = "Stripe processing fees"
 
-# Payout states: money reached the bank / came back / not there yet.
-PAID = "paid"
+# Payout states: money came back / not there yet.
 RETURNED = frozenset({"failed", "canceled"})
 NOT_YET = frozenset({"pending", "in_transit"})
 
@@ -575,8 +573,3 @@ def payout_figures(payout: Payout) -> dict[str, Decimal]:
             name = "dispute fees" if category == "dispute" else "fees"
             figures[name] = figures.get(name, ZERO) + bt.fee
     return figures
-
-
-def whole_units(amounts: Iterable[Decimal], currency: str) -> bool:
-    unit = currency_unit(currency)
-    return all(a == a.quantize(unit) for a in amounts)
