@@ -64,3 +64,19 @@ def all_months(settings=None) -> dict[str, str]:
 
     months = accounting_months(settings or LedgerSettings())
     return range_tags([months.get_first_partition_key(), months.get_last_partition_key()])
+
+
+def odoo_dies_at(world, k: int, method, later_calls: int = 400):
+    """`method` (an OdooLedger method) wrapped so Odoo dies at its k-th call: that call's work
+    is done but its answer lost, and every call after it fails, so the step stops half-way."""
+
+    def crashing(self, *args, **kwargs):
+        world.odoo.fail_after_commit(k, status=502)
+        for later in range(k + 1, k + later_calls):
+            world.odoo.fail_call(later, message="the server is gone")
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            world.odoo.clear_faults()
+
+    return crashing

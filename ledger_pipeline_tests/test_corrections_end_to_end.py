@@ -20,7 +20,7 @@ from ledger_pipeline.odoo.transport import connect
 from ledger_pipeline.odoo.values import m2o_id
 from ledger_pipeline.sandbox.launcher import change_the_sources
 from ledger_pipeline.settings import LedgerSettings
-from ledger_pipeline_tests.conftest import all_months, resources_for
+from ledger_pipeline_tests.conftest import all_months, odoo_dies_at, resources_for
 
 SETTINGS = LedgerSettings(
     time_zone="America/Toronto",
@@ -203,17 +203,8 @@ def test_a_crash_mid_correction_then_a_re_run_books_each_correction_once(world, 
 
     book = OdooLedger.book_corrections
 
-    def crashing(self, *args, **kwargs):
-        # Odoo dies at the k-th call of the corrections: that call's work is done but its
-        # answer lost, and every call after it fails, so the run stops half-way through.
-        world.odoo.fail_after_commit(k, status=502)
-        for later in range(k + 1, k + 200):
-            world.odoo.fail_call(later, message="the server is gone")
-        try:
-            return book(self, *args, **kwargs)
-        finally:
-            world.odoo.clear_faults()
-
+    # Odoo dies at the k-th call of the corrections.
+    crashing = odoo_dies_at(world, k, book, later_calls=200)
     monkeypatch.setattr(OdooLedger, "book_corrections", crashing)
     crashed = sync(defs, instance)
     monkeypatch.setattr(OdooLedger, "book_corrections", book)

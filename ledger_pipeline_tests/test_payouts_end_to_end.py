@@ -19,7 +19,7 @@ from ledger_pipeline.ledger.money import from_minor_units
 from ledger_pipeline.odoo.resource import OdooLedger
 from ledger_pipeline.odoo.values import m2o_id
 from ledger_pipeline.settings import LedgerSettings
-from ledger_pipeline_tests.conftest import all_months, resources_for
+from ledger_pipeline_tests.conftest import all_months, odoo_dies_at, resources_for
 
 SETTINGS = LedgerSettings(time_zone="America/Toronto", tax_tie_preference=("12% GST+PST BC",))
 WORLDS = [
@@ -155,18 +155,8 @@ def test_a_crash_mid_payout_then_a_re_run_books_each_payout_once(world, k, monke
     instance = dg.DagsterInstance.ephemeral()
     book = OdooLedger.book_payouts
 
-    def crashing(self, *args, **kwargs):
-        # Odoo dies at the k-th call of the payouts: that call's work is done but its answer
-        # lost, and every call after it fails.
-        world.odoo.fail_after_commit(k, status=502)
-        for later in range(k + 1, k + 400):
-            world.odoo.fail_call(later, message="the server is gone")
-        try:
-            return book(self, *args, **kwargs)
-        finally:
-            world.odoo.clear_faults()
-
-    monkeypatch.setattr(OdooLedger, "book_payouts", crashing)
+    # Odoo dies at the k-th call of the payouts.
+    monkeypatch.setattr(OdooLedger, "book_payouts", odoo_dies_at(world, k, book))
     crashed = sync(defs, instance)
     monkeypatch.setattr(OdooLedger, "book_payouts", book)
     assert not crashed.success  # Odoo gone mid-step: the payouts' step fails, named
