@@ -1,4 +1,5 @@
-"""The stand-in as a server on loopback: routes, call counting, injected latency and faults."""
+"""The stand-in as a server on loopback: routes, call counting, injected latency and faults,
+workers and the cost of calls."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from . import texts
+from .cost_model import OdooCostModel
 from .database import Database
 from .errors import NotFound, OdooError, ServerError
 from .protocols import Json2, JsonRpc, decode, encode, error_object, web_version
@@ -26,14 +28,26 @@ NOT_FOUND_PAGE = (
 )
 BAD_GATEWAY_PAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>\n"
 FAULT_MESSAGE = "injected fault: the server failed this call and changed nothing"
+SERIALIZATION_FAILURE = "could not serialize access due to concurrent update"
+# What a proxy in front of Odoo answers when it sheds load (nginx's pages), never JSON.
+OVERLOAD_PAGES = {
+    429: b"<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n"
+    b"<center><h1>429 Too Many Requests</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n",
+    503: b"<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n"
+    b"<body>\r\n<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n"
+    b"<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+}
 
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # "fail", "after_commit" or "time_out"
+    kind: str  # "fail", "after_commit", "time_out" or "overload"
     message: str = FAULT_MESSAGE
     status: int | None = None  # after_commit: None drops the connection, else this HTTP status
     seconds: float = 0.0
+    name: str = "psycopg2.OperationalError"  # fail: the exception Odoo reports
+    retry_after: float | None = None  # overload: the Retry-After header's seconds
 
 
 @dataclass
@@ -48,8 +62,13 @@ class OdooStandIn:
     """An Odoo 18 (JSON-RPC) or 19 (JSON-2, and the deprecated JSON-RPC) server on 127.0.0.1.
 
     State lives in memory; each call is one transaction. Calls are counted per (model, method);
-    `fail_call`, `fail_after_commit` and `time_out_call` act on the k-th call from now (k=1 is
-    the next one).
+    `fail_call`, `fail_after_commit`, `time_out_call`, `overload` and `fail_serialization` act on
+    the k-th call from now (k=1 is the next one).
+
+    `cost_model` charges each model call its server time (slept outside the database lock, so
+    calls overlap as on a multi-worker Odoo); `workers` caps the model calls served at once (None:
+    no cap). Posts on one journal are served one at a time, as Odoo's sequence row lock does.
+    Without a cost model nothing sleeps.
     """
 
     def __init__(
@@ -60,15 +79,19 @@ class OdooStandIn:
         api_key: str | None = None,
         database: str = "nexacloud",
         login: str = "admin",
+        cost_model: OdooCostModel | None = None,
+        workers: int | None = None,
     ):
         self.version = version
+        self.cost_model = cost_model
+        self.workers = workers
         self.database = database
         self.login = login
         self.api_key = api_key or secrets.token_hex(20)
         self.latency_ms = 0
         self.call_log: list[tuple[str, str]] = []
         self._port = port
-        self._db = Database(version, database)
+        self._db = Database(version, database, cost_model=cost_model, workers=workers)
         self._jsonrpc = JsonRpc(self._db, self.api_key, login)
         self._json2 = Json2(self._db, self.api_key) if version >= 19 else None
         self._faults: dict[int, Fault] = {}  # by call number since start, never reset
@@ -139,8 +162,27 @@ class OdooStandIn:
             return Counter(self.call_log)
 
     def reset_counts(self) -> None:
+        """Clear the call log and restart the peaks and the server time charged."""
         with self._counter_lock:
             self.call_log.clear()
+        self._db.workers.reset()
+
+    @property
+    def peak_concurrent_calls(self) -> int:
+        """The most model calls served at once (since start or `reset_counts`), waiting on a
+        journal lock included: a waiting Odoo worker is busy too."""
+        return self._db.workers.peak_concurrent_calls
+
+    @property
+    def peak_concurrent_posts(self) -> int:
+        """The most posting calls served at once past their journal locks: never more than the
+        number of journals posted to, 1 when all post on one journal."""
+        return self._db.workers.peak_concurrent_posts
+
+    @property
+    def server_seconds(self) -> float:
+        """The server time charged by the cost model (since start or `reset_counts`)."""
+        return self._db.workers.server_seconds
 
     def fail_call(self, k: int, message: str = FAULT_MESSAGE) -> None:
         """The k-th call from now answers an Odoo server error and changes nothing."""
@@ -154,6 +196,20 @@ class OdooStandIn:
     def time_out_call(self, k: int, seconds: float) -> None:
         """The k-th call from now does its work but answers only after `seconds`."""
         self._schedule(k, Fault("time_out", seconds=seconds))
+
+    def overload(self, k: int, status: int = 429, retry_after: float | None = None) -> None:
+        """The k-th call from now is turned away by the proxy in front of Odoo: `status` (429 or
+        503) with an HTML page and, when given, a `Retry-After` header; nothing changes."""
+        if status not in OVERLOAD_PAGES:
+            raise ValueError(f"overload answers 429 or 503, not {status!r}")
+        self._schedule(k, Fault("overload", status=status, retry_after=retry_after))
+
+    def fail_serialization(self, k: int) -> None:
+        """The k-th call from now meets a concurrent update: Odoo's own retries exhausted, the
+        psycopg2 SerializationFailure reaches the client as a server error; nothing changes."""
+        self._schedule(
+            k, Fault("fail", SERIALIZATION_FAILURE, name="psycopg2.errors.SerializationFailure")
+        )
 
     def clear_faults(self) -> None:
         with self._counter_lock:
@@ -294,8 +350,14 @@ class _Handler(BaseHTTPRequestHandler):
         fault = standin._begin_call(key)
         if standin.latency_ms:
             time.sleep(standin.latency_ms / 1000)
+        if fault and fault.kind == "overload":
+            retry = (
+                () if fault.retry_after is None else (("Retry-After", f"{fault.retry_after:g}"),)
+            )
+            self._send(Reply(fault.status, OVERLOAD_PAGES[fault.status], "text/html", retry))
+            return
         if fault and fault.kind == "fail":
-            self._send(failure(ServerError("psycopg2.OperationalError", fault.message)))
+            self._send(failure(ServerError(fault.name, fault.message)))
             return
         reply = run()
         if fault and fault.kind == "after_commit":
