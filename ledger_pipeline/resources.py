@@ -9,6 +9,8 @@
 | ODOO_PROTOCOL | odoo | json2, jsonrpc or auto (default) |
 | ODOO_LEASE_TTL_SECONDS, ODOO_LEASE_WAIT_SECONDS | odoo | the writer's lease: lifetime unless
   renewed (≥ 180, default 600); how long a second writer waits for it (≥ 0, default 300) |
+| ODOO_MAX_PARALLEL_REQUESTS | odoo | Odoo calls the writer may have in flight at once (1–32,
+  default 1; about the number of Odoo's worker processes) |
 
 A billing system's key may be absent: its invoices then end a run unverified ("credentials are
 not configured") instead of failing the run. Secrets are resolved by Dagster at run time and
@@ -24,7 +26,7 @@ import os
 import dagster as dg
 
 from ledger_pipeline.odoo.lease import MIN_RENEW_EVERY
-from ledger_pipeline.odoo.resource import OdooLedger
+from ledger_pipeline.odoo.resource import MAX_PARALLEL_REQUESTS, OdooLedger
 from ledger_pipeline.settings import EnvReader
 from ledger_pipeline.sources.lago import LagoVerifier
 from ledger_pipeline.sources.nexacloud import NexaCloudReader
@@ -62,6 +64,9 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             unit="seconds, renewed every third of it",
         ),
         lease_wait_seconds=read.integer("ODOO_LEASE_WAIT_SECONDS", 0, unit="seconds"),
+        max_parallel_requests=read.integer(
+            "ODOO_MAX_PARALLEL_REQUESTS", 1, MAX_PARALLEL_REQUESTS, unit="calls at once"
+        ),
     )
     read.check()
 

@@ -4,13 +4,25 @@ Every write is safe to repeat after a failure at any call: moves and partners ar
 before anything is created, failed batch calls are re-read before they are retried or bisected,
 and payments are looked up before one is made. A re-run after any crash converges on the ledger
 one clean run would have left.
+
+With a transport allowing several calls at once (ODOO_MAX_PARALLEL_REQUESTS), that many batches
+are booked at once, each on its own pooled connection: their invoices are disjoint, so their
+creates, payments, reconciles and reads are independent. What they share is serialized: partners
+are found and created one batch at a time (one partner per user, never two), the run decides up
+front which invoice books a source id claimed twice, and each journal posts one batch at a time in
+batch order (Odoo locks the journal's sequence while posting; invoice numbers come out as with one
+connection). The run still holds the one writer's lease.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
 
 from ledger_pipeline.ledger.model import PlannedMove
@@ -18,6 +30,7 @@ from ledger_pipeline.odoo import ledger_setup, partners, payments, posting
 from ledger_pipeline.odoo.errors import OdooError, OdooTransportError
 from ledger_pipeline.odoo.lease import LeaseError, OdooLease
 from ledger_pipeline.odoo.ledger_setup import LedgerState
+from ledger_pipeline.odoo.parallelism import NoTurns, PostingTurns
 from ledger_pipeline.odoo.report import BookingReport, BookingStep, summarize
 from ledger_pipeline.odoo.transport import OdooTransport
 from ledger_pipeline.odoo.values import chunks
@@ -57,7 +70,7 @@ def book_moves(
     write (LeaseBusy propagates: nothing was written), renewed before a write once due, and
     released before the report is made. A lease found lost stops the run's writes at once.
     """
-    calls_before = Counter(odoo.calls)
+    calls_before = _Observed(odoo)
     works = _one_work_per_invoice(moves)
     if not works:
         return _report(odoo, works, calls_before, None, [], None, post=post, dry_run=dry_run)
@@ -103,21 +116,85 @@ def _book_works(
         _fail_unfinished(works, aborted)
     if state is None or aborted is not None:
         return state, warnings, aborted
-    for batch in chunks(works, batch_size):
-        if aborted is None and lease is not None:
-            aborted = _renew(lease)
-        if aborted is not None:
-            _fail_unfinished(batch, f"not attempted: {aborted}")
-            continue
+    run = _BatchRun(odoo, state, works, post=post, dry_run=dry_run, lease=lease)
+    warnings += run.book(list(chunks(works, batch_size)))
+    return state, warnings, run.aborted
+
+
+class _BatchRun:
+    """The batches of one booking: one after another, or `odoo.limit.maximum` at once."""
+
+    def __init__(
+        self,
+        odoo: OdooTransport,
+        state: LedgerState,
+        works: Sequence[InvoiceWork],
+        *,
+        post: bool,
+        dry_run: bool,
+        lease: OdooLease | None,
+    ) -> None:
+        self.odoo, self.state, self.lease = odoo, state, lease
+        self.post, self.dry_run = post, dry_run
+        self.claims = posting.first_claimers(works)
+        self.turns: PostingTurns | NoTurns = NoTurns()
+        self.partners = threading.Lock()  # one batch at a time finds and creates partners
+        self.aborted: str | None = None
+        self._lock = threading.Lock()
+
+    def book(self, batches: list[list[InvoiceWork]]) -> list[str]:
+        """Book every batch; the warnings that concern no single invoice, in batch order."""
+        at_once = min(self.odoo.limit.maximum, len(batches))
+        if at_once <= 1:
+            return [w for i, batch in enumerate(batches) for w in self._book_one(i, batch)]
+        self.turns = PostingTurns()
+        # Batches start in order (the pool's queue is FIFO), so batch i's turn to post never
+        # waits on a batch that has not started.
+        with ThreadPoolExecutor(at_once, thread_name_prefix="odoo-batch") as pool:
+            done = pool.map(self._book_one, range(len(batches)), batches)
+            return [warning for warnings in done for warning in warnings]
+
+    def _book_one(self, index: int, batch: list[InvoiceWork]) -> list[str]:
         try:
-            warnings += book_batch(odoo, state, batch, post=post, dry_run=dry_run)
+            reason = self._stop_reason()
+            if reason is not None:
+                _fail_unfinished(batch, f"not attempted: {reason}")
+                return []
+            return book_batch(
+                self.odoo,
+                self.state,
+                batch,
+                post=self.post,
+                dry_run=self.dry_run,
+                turn=lambda journal: self.turns.turn(journal, index),
+                partners_lock=self.partners,
+                run_claims=self.claims,
+            )
         except (OdooTransportError, LeaseError) as exc:  # Odoo down, or no longer ours to write
-            aborted = str(exc)
+            self._abort(str(exc))
             _fail_unfinished(batch, exc)
         except OdooError as exc:  # a batch-wide call refused: the next batch may be fine
             log.warning("batch failed: %s", exc)
             _fail_unfinished(batch, exc)
-    return state, warnings, aborted
+        finally:
+            self.turns.finish(index)
+        return []
+
+    def _stop_reason(self) -> str | None:
+        """Why this batch must not start: the run was aborted, or the lease cannot be renewed."""
+        with self._lock:
+            if self.aborted is not None:
+                return self.aborted
+        if self.lease is not None:
+            reason = _renew(self.lease)
+            if reason is not None:
+                self._abort(reason)
+                return reason
+        return None
+
+    def _abort(self, reason: str) -> None:
+        with self._lock:
+            self.aborted = self.aborted or reason
 
 
 def _renew(lease: OdooLease) -> str | None:
@@ -132,10 +209,20 @@ def _renew(lease: OdooLease) -> str | None:
     return None
 
 
+class _Observed:
+    """What the transport has counted and timed when a booking starts."""
+
+    def __init__(self, odoo: OdooTransport) -> None:
+        odoo.limit.reset()
+        self.calls = Counter(odoo.calls)
+        self.busy = odoo.busy.seconds
+        self.started = time.monotonic()
+
+
 def _report(
     odoo: OdooTransport,
     works: Sequence[InvoiceWork],
-    calls_before: Counter,
+    before: _Observed,
     state: LedgerState | None,
     warnings: list[str],
     aborted: str | None,
@@ -149,7 +236,7 @@ def _report(
                 work.invoice_redated = posting.invoice_redated(work.plan, state.locks)
     results = tuple(w.result() for w in works)
     calls = Counter(odoo.calls)
-    calls.subtract(calls_before)
+    calls.subtract(before.calls)
     return BookingReport(
         results=results,
         calls={k: n for k, n in sorted(calls.items()) if n > 0},
@@ -161,7 +248,17 @@ def _report(
         warnings=tuple(warnings),
         aborted=aborted,
         redated=tuple(r for result in results for r in result.redated),
+        parallelism=odoo.limit.maximum,
+        peak_parallel_calls=odoo.limit.peak,
+        lowest_parallelism=odoo.limit.lowest,
+        overloaded=odoo.limit.back_offs,
+        seconds=time.monotonic() - before.started,
+        odoo_wait_seconds=odoo.busy.seconds - before.busy,
     )
+
+
+Turn = Callable[[str], AbstractContextManager]
+ALONE = nullcontext()  # a batch booked alone shares nothing
 
 
 def book_batch(
@@ -171,14 +268,21 @@ def book_batch(
     *,
     post: bool,
     dry_run: bool,
+    turn: Turn = lambda journal: nullcontext(),
+    partners_lock: AbstractContextManager = ALONE,
+    run_claims: dict[str, str] | None = None,
 ) -> list[str]:
-    """Book one batch; returns warnings that concern no single invoice."""
+    """Book one batch; returns warnings that concern no single invoice.
+
+    `turn(journal)` is held while posting on that journal; `partners_lock` while partners are
+    found and created (see the module docstring)."""
     live = [w for w in works if w.active]
     if state.keyed and live:
-        posting.find_existing(odoo, state, live)
-    resolution = partners.resolve_partners(
-        odoo, [w.plan.partner for w in live if w.active], dry_run=dry_run
-    )
+        posting.find_existing(odoo, state, live, run_claims)
+    with partners_lock:
+        resolution = partners.resolve_partners(
+            odoo, [w.plan.partner for w in live if w.active], dry_run=dry_run
+        )
     for work in live:
         key = work.plan.partner.key
         if key in resolution.failures and work.odoo_state != "posted":
@@ -193,8 +297,11 @@ def book_batch(
     posting.rewrite_drafts(odoo, state, live, dry_run=dry_run)
     posting.check_totals(odoo, state, live, dry_run=dry_run)
     if post:
-        posting.post_moves(odoo, live, dry_run=dry_run)
-        payments.settle_payments(odoo, state, live, dry_run=dry_run)
+        with turn("invoices"):
+            posting.post_moves(odoo, live, dry_run=dry_run)
+        payments.settle_payments(
+            odoo, state, live, dry_run=dry_run, posting_turn=lambda: turn("payments")
+        )
     warnings = list(resolution.warnings)
     if not dry_run:
         try:

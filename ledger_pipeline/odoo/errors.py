@@ -40,7 +40,7 @@ class OdooTransportError(Exception):
 
     `ambiguous` is True when the request may have reached Odoo and been committed (a read
     timeout, a connection dropped after sending, a 504): a write must be re-read by its key before
-    it is tried again.
+    it is tried again. `retry_after` is the seconds an overloaded server (HTTP 429) asked for.
     """
 
     def __init__(
@@ -51,12 +51,34 @@ class OdooTransportError(Exception):
         model: str | None = None,
         method: str | None = None,
         status: int | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.ambiguous = ambiguous
         self.model = model
         self.method = method
         self.status = status
+        self.retry_after = retry_after
         super().__init__(message)
+
+    @property
+    def overloaded(self) -> bool:
+        """Odoo (or its proxy) refused the call unprocessed because it is busy: 429 or 503."""
+        return self.status in (429, 503)
+
+
+# PostgreSQL's concurrency failures, as Odoo names them once its own retries gave up: the call's
+# transaction was rolled back, so repeating it is safe.
+# (`ConcurrencyError`: the class Odoo 18+ raises for the same, e.g. a lock not available.)
+CONCURRENCY_FAILURES = (
+    "SerializationFailure",
+    "DeadlockDetected",
+    "LockNotAvailable",
+    "ConcurrencyError",
+)
+
+
+def is_concurrency_failure(exc: BaseException) -> bool:
+    return isinstance(exc, OdooError) and exc.name.rsplit(".", 1)[-1] in CONCURRENCY_FAILURES
 
 
 class DryRunWriteError(RuntimeError):

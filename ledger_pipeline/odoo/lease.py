@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -164,6 +165,7 @@ class OdooLease:
         self.lease_id: int | None = None
         self.holder: Holder | None = None
         self._renewed_at = 0.0
+        self._renewing = threading.RLock()  # one renewal at a time when threads share the writer
 
     def __repr__(self) -> str:
         return f"OdooLease({self.key!r}, run_id={self.run_id!r}, held={self.held})"
@@ -244,10 +246,11 @@ class OdooLease:
     # -- renew ------------------------------------------------------------------------------------
     def renew_if_due(self) -> bool:
         """Renew when `renew_every` has passed since the last renewal; True if it renewed."""
-        if self.clock() - self._renewed_at < self.renew_every:
-            return False
-        self.renew()
-        return True
+        with self._renewing:
+            if self.clock() - self._renewed_at < self.renew_every:
+                return False
+            self.renew()
+            return True
 
     def guard_writes(self, model: str, method: str) -> None:
         """The transport's hook before each write: renew when due, so no call of a long batch

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -73,8 +74,15 @@ class _Pending:
 
 
 def settle_payments(
-    odoo: OdooTransport, state: LedgerState, works: Sequence[InvoiceWork], *, dry_run: bool
+    odoo: OdooTransport,
+    state: LedgerState,
+    works: Sequence[InvoiceWork],
+    *,
+    dry_run: bool,
+    posting_turn: Callable[[], AbstractContextManager] = nullcontext,
 ) -> None:
+    """Pay the batch's posted invoices; `posting_turn()` is held while its payments post (the
+    payments' journal posts one batch at a time)."""
     due = [
         w
         for w in works
@@ -113,7 +121,8 @@ def settle_payments(
         return
     _redate_drafts([p for p in pending if p.state == "draft"], odoo, state, dry_run=False)
     pending += _create(odoo, state, to_create)
-    _post([p for p in pending if p.state == "draft" and p.work.active], odoo)
+    with posting_turn():
+        _post([p for p in pending if p.state == "draft" and p.work.active], odoo)
     _reconcile([p for p in pending if p.work.active], odoo)
 
 

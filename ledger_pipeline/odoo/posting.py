@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -64,9 +64,14 @@ def move_fields(state: LedgerState) -> list[str]:
 # -- find -------------------------------------------------------------------------------
 
 
-def find_existing(odoo: OdooTransport, state: LedgerState, works: Sequence[InvoiceWork]) -> None:
+def find_existing(
+    odoo: OdooTransport,
+    state: LedgerState,
+    works: Sequence[InvoiceWork],
+    run_claims: Mapping[str, str] | None = None,
+) -> None:
     """One search for every key of the batch; attach each invoice's move, flag duplicates; then
-    hold back the invoices whose source id another move holds."""
+    hold back the invoices whose source id another move holds (see `hold_back_claimed`)."""
     keys = [w.key for w in works]
     rows = odoo.search_read("account.move", [[KEY_FIELD, "in", keys]], move_fields(state))
     by_key: dict[str, list[dict]] = defaultdict(list)
@@ -91,15 +96,31 @@ def find_existing(odoo: OdooTransport, state: LedgerState, works: Sequence[Invoi
                 "not booked again"
             )
     if SOURCE_FIELD in state.custom_fields:
-        hold_back_claimed(odoo, works)
+        hold_back_claimed(odoo, works, run_claims)
 
 
 # -- one source invoice, one booking ------------------------------------------------------
 
 
-def hold_back_claimed(odoo: OdooTransport, works: Sequence[InvoiceWork]) -> None:
+def first_claimers(works: Sequence[InvoiceWork]) -> dict[str, str]:
+    """Per source id (normalised), the key of the run's first invoice claiming it: batches
+    booked at once cannot see each other's moves in Odoo, so the run decides up front."""
+    first: dict[str, str] = {}
+    for work in works:
+        key = claim_key(work.plan.source_ref)
+        if work.active and key is not None:
+            first.setdefault(key, work.key)
+    return first
+
+
+def hold_back_claimed(
+    odoo: OdooTransport,
+    works: Sequence[InvoiceWork],
+    run_claims: Mapping[str, str] | None = None,
+) -> None:
     """Quarantine a new move or draft whose Stripe / Lago id a live move of another key holds
-    in Odoo, or an earlier invoice of this batch claims; a move of its own key is a re-run.
+    in Odoo, or an earlier invoice of this batch (or of the run: `run_claims`, from
+    `first_claimers`) claims; a move of its own key is a re-run.
 
     One `search_read` when the batch has such moves, none otherwise (a re-run of posted moves
     asks nothing); the rows are compared normalised (see `claim_search`).
@@ -129,16 +150,15 @@ def hold_back_claimed(odoo: OdooTransport, works: Sequence[InvoiceWork]) -> None
             (m for m in held.get(key, []) if (m.get(KEY_FIELD) or None) != work.key),
             key=lambda m: m["id"],
         )
+        first = (run_claims or {}).get(key) or claimed_here.setdefault(key, work).key
         if others:
             work.quarantine(_claimed_in_odoo(work, label, others))
-        elif key in claimed_here:
+        elif first != work.key:
             work.quarantine(
                 f"{label} is also planned in this run for NexaCloud invoice "
-                f"{shown(claimed_here[key].key)}, which books it; not booked, so the source's "
+                f"{shown(first)}, which books it; not booked, so the source's "
                 "revenue is not counted twice"
             )
-        else:
-            claimed_here[key] = work
 
 
 def claim_search(refs: Sequence[str]) -> list:

@@ -80,6 +80,15 @@ class BookingReport:
     warnings: tuple[str, ...] = ()
     aborted: str | None = None
     redated: tuple[Redated, ...] = ()
+    # How the run used Odoo: the calls allowed at once (ODOO_MAX_PARALLEL_REQUESTS), the most in
+    # flight at once, the lowest limit after backing off an overloaded Odoo and how often that
+    # happened; the booking's wall time and the part of it with at least one call in flight.
+    parallelism: int = 1
+    peak_parallel_calls: int = 0
+    lowest_parallelism: int = 1
+    overloaded: int = 0
+    seconds: float = 0.0
+    odoo_wait_seconds: float = 0.0
     by_invoice: Mapping[str, InvoiceBooking] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -93,6 +102,11 @@ class BookingReport:
     def calls_by_method(self) -> dict[str, int]:
         """`calls` keyed "model.method" (for JSON metadata)."""
         return {f"{model}.{method}": n for (model, method), n in self.calls.items()}
+
+    @property
+    def odoo_wait_share(self) -> float:
+        """The share of the booking's wall time spent waiting on Odoo (0 to 1)."""
+        return min(1.0, self.odoo_wait_seconds / self.seconds) if self.seconds > 0 else 0.0
 
     def with_action(self, action: BookingAction) -> tuple[InvoiceBooking, ...]:
         return tuple(r for r in self.results if r.action is action)

@@ -30,6 +30,8 @@ from ledger_pipeline.odoo.report import BookingReport
 from ledger_pipeline.odoo.tax_catalogue import read_sale_taxes
 from ledger_pipeline.odoo.transport import OdooTransport, connect
 
+MAX_PARALLEL_REQUESTS = 32  # more connections than this only queue up at Odoo's workers
+
 
 class OdooLedger(dg.ConfigurableResource):
     """Odoo as the ledger of record, over JSON-2 (Odoo ≥ 19) or JSON-RPC (Odoo ≤ 18).
@@ -46,6 +48,13 @@ class OdooLedger(dg.ConfigurableResource):
     protocol: Literal["json2", "jsonrpc", "auto"] = "auto"
     timeout: float = Field(default=120.0, description="seconds to wait for one Odoo call")
     batch_size: int = Field(default=100, description="invoices per create/post call")
+    max_parallel_requests: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_PARALLEL_REQUESTS,
+        description="Odoo calls the writer may have in flight at once, over that many pooled "
+        "connections (about the number of Odoo's worker processes); 1 sends one call at a time",
+    )
     lease_ttl_seconds: float = Field(
         default=600,
         gt=0,
@@ -68,6 +77,7 @@ class OdooLedger(dg.ConfigurableResource):
             protocol=self.protocol,
             timeout=self.timeout,
             read_only=read_only,
+            max_parallel=self.max_parallel_requests,
         )
         try:
             yield odoo

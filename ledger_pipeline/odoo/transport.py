@@ -9,9 +9,14 @@ method returning None gives None on both protocols.
 Every call is its own Odoo transaction. A call is repeated (with back-off, via tenacity) only when
 repeating is safe: any transient failure of a read (502/503/504, timeouts, dropped connections);
 for a write, only when the request cannot have been processed (connection refused or timed out
-before sending, HTTP 503). A write that may have been processed (read timeout, connection dropped
-after sending, a gateway's 502 or 504) raises `OdooTransportError(ambiguous=True)`, and the caller
-re-reads by key before trying again.
+before sending, HTTP 429 or 503, a PostgreSQL serialization failure or deadlock that Odoo rolled
+back). A write that may have been processed (read timeout, connection dropped after sending, a
+gateway's 502 or 504) raises `OdooTransportError(ambiguous=True)`, and the caller re-reads by key
+before trying again.
+
+A transport is safe to share between threads: up to `max_parallel` calls go out at once over its
+pooled connections (`ParallelismLimit`, which halves that number while Odoo says it is
+overloaded), calls are counted under a lock, and `busy` times how long calls were in flight.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import itertools
 import json
 import logging
 import re
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -31,9 +37,22 @@ from typing import Any, Literal
 import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
 
-from ledger_pipeline.odoo.errors import DryRunWriteError, OdooError, OdooTransportError, redact
+from ledger_pipeline.odoo.errors import (
+    DryRunWriteError,
+    OdooError,
+    OdooTransportError,
+    is_concurrency_failure,
+    redact,
+)
+from ledger_pipeline.odoo.parallelism import BusyClock, ParallelismLimit
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +92,7 @@ _POSITIONAL: Mapping[str, tuple[str, ...]] = {
 _GATEWAY_STATUSES = {502, 503, 504}
 RETRY_ATTEMPTS = 4  # tries per call, when repeating it is safe
 RETRY_WAIT = 0.2  # seconds before the first retry; doubles each time, at most 5 s
+MAX_RETRY_AFTER = 60.0  # the longest an overloaded Odoo's Retry-After is honoured
 
 
 def new_session(pool_size: int = 4) -> requests.Session:
@@ -102,21 +122,25 @@ class OdooTransport(ABC):
         retry_wait: float = 0.2,
         read_only: bool = False,
         server_version: tuple[int, ...] | None = None,
+        max_parallel: int = 1,
     ) -> None:
         self.url = url.rstrip("/")
         self.database = database
         self.login = login
         self._api_key = api_key
         self.timeout = timeout
-        self.session = session or new_session()
+        self.session = session or new_session(max(4, max_parallel))
         self.retry_attempts = max(1, retry_attempts)
         self.retry_wait = retry_wait
         self.read_only = read_only
         self.server_version = server_version
         self.calls: Counter[tuple[str, str]] = Counter()
+        self.limit = ParallelismLimit(max_parallel)
+        self.busy = BusyClock()
         # Called with (model, method) before every write: the writer's lease renews itself here.
         self.before_write: Callable[[str, str], None] | None = None
         self._uid: int | None = None
+        self._lock = threading.Lock()  # the call counter and the uid, shared by threads
 
     def __repr__(self) -> str:  # never show the key
         return f"{type(self).__name__}(url={self.url!r}, database={self.database!r})"
@@ -136,7 +160,7 @@ class OdooTransport(ABC):
         """Repeat a call only when that is safe (see the module docstring)."""
         return Retrying(
             stop=stop_after_attempt(self.retry_attempts),
-            wait=wait_exponential(multiplier=self.retry_wait, max=5),
+            wait=_honouring_retry_after(wait_exponential(multiplier=self.retry_wait, max=5)),
             retry=retry_if_exception(lambda exc: _safe_to_repeat(exc, method)),
             before_sleep=lambda state: log.warning(
                 "Odoo %s.%s: %s; retrying (attempt %d)",
@@ -148,13 +172,23 @@ class OdooTransport(ABC):
             reraise=True,
         )
 
+    def count(self, model: str, method: str) -> None:
+        with self._lock:
+            self.calls[(model, method)] += 1
+
     def _attempt(self, model: str, method: str, ids, params: dict[str, Any]):
-        self.calls[(model, method)] += 1
-        started = time.monotonic()
-        try:
-            result = self._send(model, method, None if ids is None else list(ids), params)
-        finally:
-            log.debug("Odoo %s.%s %.1f ms", model, method, (time.monotonic() - started) * 1000)
+        with self.limit.slot(), self.busy.timing():
+            self.count(model, method)
+            started = time.monotonic()
+            try:
+                result = self._send(model, method, None if ids is None else list(ids), params)
+            except (OdooError, OdooTransportError) as exc:
+                if is_concurrency_failure(exc) or getattr(exc, "overloaded", False):
+                    self.limit.overloaded(f"{model}.{method}: {exc}")
+                raise
+            finally:
+                log.debug("Odoo %s.%s %.1f ms", model, method, (time.monotonic() - started) * 1000)
+        self.limit.answered()
         if method == "create" and isinstance(result, int):
             return [result]  # 18 returns an int for a single dict; 19 always a list
         return result
@@ -216,6 +250,15 @@ class OdooTransport(ABC):
                 model=model,
                 method=method,
             ) from exc
+        if response.status_code == 429:  # a proxy (or Odoo's own limiter) refused it unprocessed
+            raise OdooTransportError(
+                f"{model}.{method}: HTTP 429 (too many requests) from {self.url}",
+                ambiguous=False,
+                model=model,
+                method=method,
+                status=429,
+                retry_after=_retry_after(response),
+            )
         if response.status_code in _GATEWAY_STATUSES:
             # A gateway answered for Odoo. 503: Odoo never took the request. 502 (the upstream
             # broke off its answer) and 504 (it answered too late) may hide a commit.
@@ -268,7 +311,8 @@ class Json2Transport(OdooTransport):
     def uid(self) -> int:
         if self._uid is None:
             context = self.call("res.users", "context_get") or {}
-            self._uid = int(context["uid"])
+            with self._lock:
+                self._uid = int(context["uid"])
         return self._uid
 
 
@@ -329,7 +373,7 @@ class JsonRpcTransport(OdooTransport):
         return self._uid
 
     def _authenticate(self) -> Any:
-        self.calls[("common", "authenticate")] += 1
+        self.count("common", "authenticate")
         args = [self.database, self.login, self._api_key, {}]
         return self._rpc("common", "authenticate", args, "common")
 
@@ -387,15 +431,17 @@ def connect(
     read_only: bool = False,
     retry_attempts: int | None = None,
     retry_wait: float | None = None,
+    max_parallel: int = 1,
 ) -> OdooTransport:
-    """A transport for `protocol` ("json2", "jsonrpc", or "auto": ask the server)."""
+    """A transport for `protocol` ("json2", "jsonrpc", or "auto": ask the server), sending up
+    to `max_parallel` calls at once when shared by that many threads."""
     transports: dict[str, type[OdooTransport]] = {
         "json2": Json2Transport,
         "jsonrpc": JsonRpcTransport,
     }
     if protocol not in (*transports, "auto"):
         raise ValueError(f"protocol must be 'json2', 'jsonrpc' or 'auto', not {protocol!r}")
-    session = new_session()
+    session = new_session(max(4, max_parallel))
     version: tuple[int, ...] | None = None
     if protocol == "auto":
         try:
@@ -414,13 +460,36 @@ def connect(
         server_version=version,
         retry_attempts=RETRY_ATTEMPTS if retry_attempts is None else retry_attempts,
         retry_wait=RETRY_WAIT if retry_wait is None else retry_wait,
+        max_parallel=max_parallel,
     )
 
 
 def _safe_to_repeat(exc: BaseException, method: str) -> bool:
+    if is_concurrency_failure(exc):
+        return True  # Odoo rolled the transaction back; the same call may pass a moment later
     if not isinstance(exc, OdooTransportError):
         return False  # Odoo answered: repeating gives the same answer
     return method in READ_METHODS or not exc.ambiguous
+
+
+def _honouring_retry_after(backoff):
+    """The exponential back-off, or longer when an overloaded Odoo said how long to wait."""
+
+    def wait(state: RetryCallState) -> float:
+        seconds = backoff(state)
+        exc = state.outcome.exception() if state.outcome else None
+        asked = getattr(exc, "retry_after", None)
+        return max(seconds, min(asked, MAX_RETRY_AFTER)) if asked else seconds
+
+    return wait
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """Retry-After in seconds (the HTTP-date form is rare from proxies: then None)."""
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "")))
+    except ValueError:
+        return None
 
 
 def _not_sent(exc: requests.RequestException) -> bool:
