@@ -83,8 +83,6 @@ class OdooStandIn:
         workers: int | None = None,
     ):
         self.version = version
-        self.cost_model = cost_model
-        self.workers = workers
         self.database = database
         self.login = login
         self.api_key = api_key or secrets.token_hex(20)
@@ -166,6 +164,15 @@ class OdooStandIn:
         with self._counter_lock:
             self.call_log.clear()
         self._db.workers.reset()
+
+    @property
+    def cost_model(self) -> OdooCostModel | None:
+        return self._db.cost_model
+
+    @property
+    def workers(self) -> int | None:
+        """How many model calls are served at once at most (None: no cap); fixed at start."""
+        return self._db.workers.cap
 
     @property
     def peak_concurrent_calls(self) -> int:
