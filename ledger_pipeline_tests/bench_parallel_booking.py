@@ -6,8 +6,8 @@ seeded NexaCloud sample in PostgreSQL → read → verify against the Stripe and
 configuration, the same planned moves are booked — created, posted and paid — into a FRESH Odoo
 stand-in that charges each call the server time measured on a real Odoo 19 (its cost model) and
 serves at most `workers` calls at once, by a writer spreading its calls over `parallelism`
-connections. The stand-in runs in a child process, so the figures below are the pipeline
-process's own (its memory, its CPU and GIL).
+connections. The stand-in and each configuration's writer run in their own processes, so the
+writer's figures are its own (its memory, its CPU and GIL).
 
     .venv/bin/python -m ledger_pipeline_tests.bench_parallel_booking
     .venv/bin/python -m ledger_pipeline_tests.bench_parallel_booking --invoices 200 --scale 0.2
@@ -32,8 +32,8 @@ Columns, one row per configuration:
 - Odoo ms/invoice: server time the cost model charged, per invoice (the same in every row).
 - Odoo peak calls: the most calls the stand-in served at once (a call waiting on a journal's
   posting lock counts: its worker is busy).
-- peak MB: the pipeline process's peak resident memory so far (ru_maxrss); it includes the
-  one-time chain, as a real run's process would, so it only grows from row to row.
+- peak MB: the writer's process's peak resident memory (ru_maxrss): the imports, the planned
+  moves and the booking, for this configuration alone.
 """
 
 from __future__ import annotations
@@ -163,23 +163,49 @@ class Row:
         return min(1.0, self.odoo_wait_seconds / self.seconds)
 
 
+def _book(conn: Connection, moves, odoo: dict, version: int, parallelism: int) -> None:
+    """The writer's child: book, then send the report and this process's peak memory."""
+    ledger = OdooLedger(
+        **odoo,
+        protocol=PROTOCOL[version],
+        timeout=ODOO_TIMEOUT,
+        max_parallel_requests=parallelism,
+    )
+    started = time.perf_counter()
+    report = ledger.book(moves)
+    measured = time.perf_counter() - started
+    conn.send((report, measured, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def book_in_child(moves, odoo: OdooChild, version: int, parallelism: int):
+    """Book in a fresh process, so its peak memory is this configuration's alone."""
+    spawn = multiprocessing.get_context("spawn")
+    conn, child_conn = spawn.Pipe()
+    address = {
+        "url": odoo.url,
+        "database": odoo.database,
+        "login": odoo.login,
+        "api_key": odoo.api_key,
+    }
+    process = spawn.Process(
+        target=_book, args=(child_conn, moves, address, version, parallelism), daemon=True
+    )
+    process.start()
+    try:
+        while not conn.poll(1.0):
+            if not process.is_alive():
+                raise RuntimeError(f"the writer's process died (exit code {process.exitcode})")
+        return conn.recv()
+    finally:
+        process.join(timeout=10)
+
+
 def book_configuration(
     moves: Sequence[PlannedMove], *, version: int, workers: int, parallelism: int, scale: float
 ) -> Row:
     """Book `moves` into a fresh stand-in; raise unless every one ended posted and paid."""
     with odoo_child(version, workers, scale) as odoo:
-        ledger = OdooLedger(
-            url=odoo.url,
-            database=odoo.database,
-            api_key=odoo.api_key,
-            login=odoo.login,
-            protocol=PROTOCOL[version],
-            timeout=ODOO_TIMEOUT,
-            max_parallel_requests=parallelism,
-        )
-        started = time.perf_counter()
-        report = ledger.book(moves)
-        measured = time.perf_counter() - started
+        report, measured, peak_mb = book_in_child(moves, odoo, version, parallelism)
         ledger_figures = odoo.finish()
     check_booked(report, ledger_figures, moves, f"{workers}×{parallelism}")
     return Row(
@@ -191,7 +217,7 @@ def book_configuration(
         odoo_wait_seconds=report.odoo_wait_seconds,
         peak_concurrent_calls=ledger_figures["peak_concurrent_calls"],
         server_seconds=ledger_figures["server_seconds"],
-        peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
+        peak_mb=peak_mb,
         posted=ledger_figures["posted"],
         paid=ledger_figures["paid"],
         payments=ledger_figures["payments"],
