@@ -260,6 +260,11 @@ def odoo_invoices(
     outcomes = final_outcomes(ledger_plan, report)
     states = Counter(str(o.state) for o in outcomes)
     context.log.info(f"Odoo booking: {dict(report.summary)}; final states {dict(states)}")
+    context.log.info(
+        f"Odoo: {report.total_calls} calls, up to {report.peak_parallel_calls} at once (allowed "
+        f"{report.parallelism}); {report.odoo_wait_seconds:.1f} s of {report.seconds:.1f} s "
+        "waiting on Odoo"
+    )
     if report.aborted:
         context.log.error(f"Odoo became unusable mid-run: {report.aborted}")
     if not report.dry_run:  # the month-end close's source side
@@ -268,6 +273,21 @@ def odoo_invoices(
         value=booking,
         metadata=booking_metadata(report, outcomes, states, booked_totals(ledger_plan, outcomes)),
     )
+
+
+def odoo_usage_metadata(report) -> dict:
+    """How the booking used Odoo: the parallelism, and how long it waited on Odoo's answers."""
+    usage = {
+        "odoo_parallelism": report.parallelism,
+        "odoo_peak_parallel_calls": report.peak_parallel_calls,
+        "booking_seconds": round(report.seconds, 2),
+        "odoo_wait_seconds": round(report.odoo_wait_seconds, 2),
+        "odoo_wait_share": round(report.odoo_wait_share, 3),
+    }
+    if report.overloaded:  # Odoo said it was overloaded: the writer backed off
+        usage["odoo_overloaded"] = report.overloaded
+        usage["odoo_lowest_parallelism"] = report.lowest_parallelism
+    return usage
 
 
 def booking_metadata(report, outcomes, states: Counter, totals: dict) -> dict:
@@ -290,6 +310,7 @@ def booking_metadata(report, outcomes, states: Counter, totals: dict) -> dict:
         "payment_state": dg.MetadataValue.md(str(summary.get("payment_state", ""))),
         "totals_posted_and_paid": dg.MetadataValue.json(totals),
         "odoo_calls": report.total_calls,
+        **odoo_usage_metadata(report),
         "failed_quarantined_unverified": table(problems, ["invoice_id", "state", "why"]),
         "odoo_moves": table(booked, ["invoice_id", "move", "state", "payment_state"]),
         "redated_for_lock_dates": table(

@@ -97,6 +97,7 @@ CHAIN_CASES = [
             "ODOO_PROTOCOL": "json2",
             "ODOO_LEASE_TTL_SECONDS": "180",
             "ODOO_LEASE_WAIT_SECONDS": "300",
+            "ODOO_MAX_PARALLEL_REQUESTS": "4",
             "LEDGER_TIME_ZONE": "America/Toronto",
             "LEDGER_SYNC_HOUR": "0",
             "LEDGER_FIRST_MONTH": "2024-06",
@@ -123,6 +124,7 @@ CHAIN_CASES = [
             "ODOO_PROTOCOL": "jsonrpc",
             "ODOO_LEASE_TTL_SECONDS": "600",
             "ODOO_LEASE_WAIT_SECONDS": "0",  # a held lease fails the step at once
+            "ODOO_MAX_PARALLEL_REQUESTS": "1",
             "LEDGER_TIME_ZONE": "UTC",
             "LEDGER_SYNC_HOUR": "23",
             "LEDGER_FIRST_MONTH": "2025-01",
@@ -155,6 +157,7 @@ CHAIN_CASES = [
                 [
                     "ODOO_LEASE_TTL_SECONDS",
                     "ODOO_LEASE_WAIT_SECONDS",
+                    "ODOO_MAX_PARALLEL_REQUESTS",
                     "LEDGER_TIME_ZONE",
                     "LEDGER_SYNC_HOUR",
                     "LEDGER_FIRST_MONTH",
@@ -185,6 +188,7 @@ BAD_VALUES = {
     "ODOO_PROTOCOL": [("xmlrpc", "one of json2, jsonrpc, auto"), ("JSON2", "one of json2")],
     "ODOO_LEASE_TTL_SECONDS": [("179", "an integer ≥ 180"), ("ten", "an integer ≥ 180")],
     "ODOO_LEASE_WAIT_SECONDS": [("-1", "an integer ≥ 0"), ("1.5", "an integer ≥ 0")],
+    "ODOO_MAX_PARALLEL_REQUESTS": [("0", "an integer 1–32"), ("33", "1–32"), ("two", "1–32")],
     "LEDGER_TIME_ZONE": [("Mars/Olympus", "an IANA time zone name"), ("+05:00", "IANA")],
     "LEDGER_SYNC_HOUR": [("six", "an integer 0–23"), ("24", "0–23"), ("-1", "0–23")],
     "LEDGER_FIRST_MONTH": [
@@ -327,6 +331,7 @@ def test_unset_settings_read_as_their_documented_defaults(monkeypatch):
     assert (odoo.protocol, odoo.login, odoo.lease_ttl_seconds, odoo.lease_wait_seconds) == (
         "auto", "admin", 600, 300,
     )  # fmt: skip
+    assert odoo.max_parallel_requests == 1
 
 
 # -- the chain at each case's settings -------------------------------------------------------------
@@ -455,6 +460,7 @@ def _assert_definitions_follow_the_settings(defs: dg.Definitions, case: ChainCas
     assert odoo.protocol == (env.get("ODOO_PROTOCOL") or "auto")
     assert odoo.lease_ttl_seconds == int(env.get("ODOO_LEASE_TTL_SECONDS") or 600)
     assert odoo.lease_wait_seconds == int(env.get("ODOO_LEASE_WAIT_SECONDS") or 300)
+    assert odoo.max_parallel_requests == int(env.get("ODOO_MAX_PARALLEL_REQUESTS") or 1)
     shown = repr(defs.resources)  # what the UI could show: secrets stay EnvVar names
     for secret in ("NEXACLOUD_DSN", "STRIPE_API_KEY", "LAGO_API_KEY", "ODOO_API_KEY"):
         if os.environ.get(secret):
@@ -492,6 +498,11 @@ def _assert_the_chain_booked(case, world, result, settings, since) -> None:
 
     planned = {d.invoice_id for d in plan.planned()}
     assert planned, "nothing booked: the case proves little"
+    booking = result.asset_materializations_for_node("odoo_invoices")[0].metadata
+    parallelism = int(case.env.get("ODOO_MAX_PARALLEL_REQUESTS") or 1)
+    assert booking["odoo_parallelism"].value == parallelism
+    assert 1 <= booking["odoo_peak_parallel_calls"].value <= parallelism
+    assert 0 < booking["odoo_wait_seconds"].value <= booking["booking_seconds"].value
     booked = {
         m["x_fc_nexacloud_invoice_id"]
         for m in world.odoo.records("account.move", [["state", "=", "posted"]])

@@ -18,13 +18,15 @@ from ledger_pipeline_tests.odoo.plans import HOSTING, MANAGED, line, mixed_batch
 # An Odoo error (nothing committed); the work committed, then the connection dropped; the work
 # committed, then a gateway answered 502.
 FAULTS = ["fail", "fail_after_commit", "fail_after_commit_502"]
+# The writer on one connection (the default), and booking one-invoice batches four at once.
+WRITERS = {"one-at-a-time": {}, "4-at-once": {"batch_size": 1, "max_parallel_requests": 4}}
 
 
-def _clean_run(version: int):
+def _clean_run(version: int, writer: dict | None = None):
     plan = mixed_batch(version)
     with running_standin(version) as odoo:
         odoo.reset_counts()
-        report = ledger_for(odoo).book(plan)
+        report = ledger_for(odoo, **(writer or {})).book(plan)
         calls = sum(odoo.call_counts().values())
         assert report.summary["failed"] == report.summary["quarantined"] == 0
         return plan, ledger_snapshot(odoo), calls
@@ -39,14 +41,15 @@ def _arm(odoo, fault: str, k: int) -> None:
         odoo.fail_after_commit(k, status=502)
 
 
+@pytest.mark.parametrize("writer", WRITERS)
 @pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize("version", VERSIONS)
-def test_failure_at_every_call_then_rerun_equals_a_clean_run(version, fault):
-    plan, expected, calls = _clean_run(version)
+def test_failure_at_every_call_then_rerun_equals_a_clean_run(version, fault, writer):
+    plan, expected, calls = _clean_run(version, WRITERS[writer])
     assert calls > 20  # setup, partners, moves, posting, payments, reconciles: all exercised
     for k in range(1, calls + 1):
         with running_standin(version) as odoo:
-            ledger = ledger_for(odoo)
+            ledger = ledger_for(odoo, **WRITERS[writer])
             odoo.reset_counts()
             _arm(odoo, fault, k)
             ledger.book(plan)  # whatever happens here, the next run must converge
@@ -102,15 +105,16 @@ def _later_plan(version: int):
     ]
 
 
+@pytest.mark.parametrize("writer", WRITERS)
 @pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize("version", VERSIONS)
-def test_failure_at_every_call_of_a_later_run(version, fault):
+def test_failure_at_every_call_of_a_later_run(version, fault, writer):
     """Late payment, draft rewrite, partner rename, new moves: crash anywhere, then re-run."""
     plan = _later_plan(version)
     with running_standin(version) as odoo:
         _earlier_runs(odoo, version)
         odoo.reset_counts()
-        clean = ledger_for(odoo).book(plan)
+        clean = ledger_for(odoo, **WRITERS[writer]).book(plan)
         calls = sum(odoo.call_counts().values())
         expected = ledger_snapshot(odoo)
     assert clean.by_invoice["old-1"].steps == (BookingStep.PAID,)
@@ -119,7 +123,7 @@ def test_failure_at_every_call_of_a_later_run(version, fault):
     for k in range(1, calls + 1):
         with running_standin(version) as odoo:
             _earlier_runs(odoo, version)
-            ledger = ledger_for(odoo)
+            ledger = ledger_for(odoo, **WRITERS[writer])
             odoo.reset_counts()
             _arm(odoo, fault, k)
             ledger.book(plan)
