@@ -60,7 +60,7 @@ ODOO_TIMEOUT = 10.0  # a normal run's client time-out
 SHORT_TIMEOUT = 0.4  # the faulty run's, when a time-out is injected
 HELD_FOR = 1.2  # how long an injected time-out holds the answer (well past SHORT_TIMEOUT)
 
-ODOO_CLASSES = ("odoo_5xx", "odoo_timeout", "odoo_lost_answer")
+ODOO_CLASSES = ("odoo_5xx", "odoo_timeout", "odoo_lost_answer", "odoo_overload")
 SOURCE_CLASSES = tuple(f"{s}_{f}" for s in ("stripe", "lago") for f in ("429", "5xx", "timeout"))
 PROCESS_CLASSES = ("sigkill", "overlap")
 CLASSES = ODOO_CLASSES + SOURCE_CLASSES + PROCESS_CLASSES
@@ -118,7 +118,7 @@ class Fault:
 
     def describe(self) -> str:
         where = f"@{self.at:.2f}" if self.kind in ODOO_CLASSES or self.kind == "sigkill" else ""
-        many = f"×{self.count}" if self.kind in SOURCE_CLASSES else ""
+        many = f"×{self.count}" if self.kind in (*SOURCE_CLASSES, "odoo_overload") else ""
         return f"{self.kind}{where}{many}{f'[{self.variant}]' if self.variant else ''}"
 
 
@@ -128,6 +128,12 @@ class FaultCase:
     version: int
     invoice_ids: tuple[str, ...]
     faults: tuple[Fault, ...]
+    parallelism: int = 1  # the writer's calls at once (ODOO_MAX_PARALLEL_REQUESTS)
+
+    @property
+    def batch_size(self) -> int:
+        """Small batches when the writer books several at once, so several run at once."""
+        return 100 if self.parallelism == 1 else 4
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -141,7 +147,7 @@ class FaultCase:
         faults = ", ".join(f.describe() for f in self.faults)
         return (
             f"seed {self.seed}: Odoo {self.version}, {len(self.invoice_ids)} invoices, "
-            f"faults [{faults}]"
+            f"parallelism {self.parallelism}, faults [{faults}]"
         )
 
 
@@ -150,7 +156,8 @@ def draw_case(seed: int, world_ids: Sequence[str], classes: Sequence[str] = CLAS
     version = rng.choice((18, 19))
     ids = tuple(sorted(rng.sample(list(world_ids), rng.randint(*CASE_INVOICES))))
     kinds = rng.sample(list(classes), min(len(classes), rng.choice((1, 1, 2, 2, 3))))
-    return FaultCase(seed, version, ids, tuple(_draw_fault(kind, rng) for kind in kinds))
+    faults = tuple(_draw_fault(kind, rng) for kind in kinds)
+    return FaultCase(seed, version, ids, faults, parallelism=rng.choice((1, 4)))
 
 
 def _draw_fault(kind: str, rng: random.Random) -> Fault:
@@ -159,6 +166,9 @@ def _draw_fault(kind: str, rng: random.Random) -> Fault:
         return Fault(kind, at, variant=rng.choice(("drop", "502")))
     if kind == "sigkill":
         return Fault(kind, at, variant=rng.choice(("held", "counted")))
+    if kind == "odoo_overload":  # a few are absorbed by the retries, more exhaust them
+        variant = rng.choice(("429", "503", "serialization"))
+        return Fault(kind, at, count=rng.choice((1, 3, 6)), variant=variant)
     if kind in SOURCE_CLASSES and kind.endswith("_timeout"):  # each costs a real time-out
         return Fault(kind, count=rng.choice((1, 1, 2, 6)))
     if kind in SOURCE_CLASSES:  # a few are absorbed by the retries, more exhaust them
@@ -232,7 +242,14 @@ def planned_moves(decisions: Sequence[PlanDecision]) -> list[PlannedMove]:
 
 def writer_for(odoo: OdooStandIn, case: FaultCase, timeout: float = ODOO_TIMEOUT) -> OdooLedger:
     ttl = case.lease_ttl
-    return ledger_for(odoo, timeout=timeout, lease_ttl_seconds=ttl, lease_wait_seconds=ttl + 3)
+    return ledger_for(
+        odoo,
+        timeout=timeout,
+        lease_ttl_seconds=ttl,
+        lease_wait_seconds=ttl + 3,
+        max_parallel_requests=case.parallelism,
+        batch_size=case.batch_size,
+    )
 
 
 def booked_cleanly(report: BookingReport) -> bool:
@@ -471,6 +488,12 @@ def _arm_odoo(odoo: OdooStandIn, fault: Fault, calls: int) -> None:
         odoo.time_out_call(k, HELD_FOR)
     elif fault.kind == "odoo_lost_answer":
         odoo.fail_after_commit(k, status=502 if fault.variant == "502" else None)
+    elif fault.kind == "odoo_overload":  # `count` calls in a row refused, nothing done
+        for nth in range(k, k + fault.count):
+            if fault.variant == "serialization":
+                odoo.fail_serialization(nth)
+            else:
+                odoo.overload(nth, status=int(fault.variant), retry_after=0.01)
 
 
 def _arm_source(world: FaultWorld, fault: Fault) -> None:

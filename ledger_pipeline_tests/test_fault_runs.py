@@ -45,6 +45,7 @@ def test_the_ci_seeds_try_every_fault_class_several_times():
     tried = Counter(kind for case in cases for kind in case.classes)
     assert {kind: n for kind, n in tried.items() if n >= 3}.keys() == set(CLASSES), tried
     assert len({case.version for case in cases}) == 2
+    assert Counter(case.parallelism for case in cases).keys() == {1, 4}
 
 
 def test_the_invariant_sees_a_duplicate_a_missing_key_and_a_wrong_payment(world):
