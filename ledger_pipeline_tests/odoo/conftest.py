@@ -59,16 +59,21 @@ def ledger(standin) -> OdooLedger:
     return ledger_for(standin)
 
 
-def reader(odoo: OdooStandIn) -> OdooTransport:
-    """A read-only connection for assertions (its calls are not the pipeline's)."""
+def connection(odoo: OdooStandIn, **options) -> OdooTransport:
+    """A transport to the stand-in over its version's protocol, with `connect`'s options."""
     return connect(
         odoo.url,
         odoo.database,
         odoo.api_key,
         login=odoo.login,
         protocol=PROTOCOL[odoo.version],
-        read_only=True,
+        **options,
     )
+
+
+def reader(odoo: OdooStandIn) -> OdooTransport:
+    """A read-only connection for assertions (its calls are not the pipeline's)."""
+    return connection(odoo, read_only=True)
 
 
 # What every real run writes besides the ledger: the writer's lease, taken and released.

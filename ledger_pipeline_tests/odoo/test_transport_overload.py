@@ -9,22 +9,13 @@ from tenacity import RetryCallState, Retrying, wait_fixed
 
 from ledger_pipeline.odoo import transport
 from ledger_pipeline.odoo.errors import OdooError, OdooTransportError
-from ledger_pipeline.odoo.transport import connect
-from ledger_pipeline_tests.odoo.conftest import PROTOCOL, VERSIONS, running_standin
+from ledger_pipeline_tests.odoo.conftest import VERSIONS, connection, running_standin
 
 PARTNER = ("res.partner", "create")
 
 
-def _writer(odoo, max_parallel: int = 4):
-    return connect(
-        odoo.url,
-        odoo.database,
-        odoo.api_key,
-        login=odoo.login,
-        protocol=PROTOCOL[odoo.version],
-        retry_wait=0.001,
-        max_parallel=max_parallel,
-    )
+def _writer(odoo):
+    return connection(odoo, retry_wait=0.001, max_parallel=4)
 
 
 def _partners(odoo, name: str) -> list[dict]:
