@@ -24,7 +24,7 @@ from pathlib import Path
 from ledger_pipeline.odoo.transport import connect
 from ledger_pipeline.sandbox import lago_through_stripe, postgres
 from ledger_pipeline.sandbox.lago_standin import LagoStandIn
-from ledger_pipeline.sandbox.odoo_standin import OdooStandIn
+from ledger_pipeline.sandbox.odoo_standin import OdooCostModel, OdooStandIn
 from ledger_pipeline.sandbox.sample_data import load_sample_database, sample_invoices
 from ledger_pipeline.sandbox.stripe_standin import StripeStandIn
 
@@ -42,6 +42,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--invoices", type=int, default=400, help="sample invoices (default 400)")
     parser.add_argument("--odoo-version", type=int, choices=(18, 19), default=19)
+    parser.add_argument(
+        "--odoo-workers",
+        type=int,
+        help="the Odoo stand-in costs what a real Odoo 19 costs per call and serves this many "
+        "calls at once (default: no cost, no cap); set ODOO_MAX_PARALLEL_REQUESTS to use them",
+    )
     parser.add_argument("--time-zone", default="America/Toronto")
     parser.add_argument("--port", type=int, default=3000, help="Dagster UI port")
     parser.add_argument(
@@ -73,9 +79,11 @@ def sandbox_world(
     invoices: int = 400,
     odoo_version: int = 19,
     time_zone: str = "America/Toronto",
+    odoo_workers: int | None = None,
 ) -> Iterator[SandboxWorld]:
     """Sample data in PostgreSQL (database `ledger_<name>_nexacloud`, made anew) and the three
-    stand-ins on loopback, for as long as the block runs."""
+    stand-ins on loopback, for as long as the block runs. With `odoo_workers`, the Odoo stand-in
+    charges Odoo's measured cost per call and serves that many calls at once."""
     database = f"ledger_{name}_nexacloud"
     postgres.drop_database(database)  # a fresh, deterministic world on every start
     nexacloud_dsn = postgres.create_database(database)
@@ -84,7 +92,11 @@ def sandbox_world(
     with (
         StripeStandIn(sample) as stripe,
         LagoStandIn(sample, timezone=time_zone) as lago,
-        OdooStandIn(version=odoo_version) as odoo,
+        OdooStandIn(
+            version=odoo_version,
+            cost_model=OdooCostModel() if odoo_workers else None,
+            workers=odoo_workers,
+        ) as odoo,
     ):
         seed_usd_rate(odoo)
         charges = lago_through_stripe.charge_lago_payments(stripe, lago)
@@ -225,7 +237,9 @@ def serve_ui(port: int, env: dict[str, str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     dagster_env = prepare_dagster_home(args.home, args.name)
-    with sandbox_world(args.name, args.invoices, args.odoo_version, args.time_zone) as world:
+    with sandbox_world(
+        args.name, args.invoices, args.odoo_version, args.time_zone, args.odoo_workers
+    ) as world:
         os.environ.update({**dagster_env, **world.env})
         print("A backfill of every accounting month:")
         succeeded = run_daily_sync_once("all")

@@ -32,7 +32,9 @@ def render_summary(booking: OdooBooking, checks: dict[str, bool]) -> str:
         "  invoices: " + ", ".join(f"{states.get(s, 0)} {s}" for s in FinalState),
         "  posted (net of credit notes): " + _money(totals, "posted"),
         "  paid and reconciled: " + _money(totals, "paid"),
-        f"  Odoo calls: {report.total_calls}",
+        f"  Odoo calls: {report.total_calls}, up to {report.peak_parallel_calls} at once "
+        f"(ODOO_MAX_PARALLEL_REQUESTS {report.parallelism}); {report.odoo_wait_seconds:.1f} s "
+        f"of {report.seconds:.1f} s waiting on Odoo",
         f"  payment state: {report.summary.get('payment_state', '')}",
         "  revenue by family:",
     ]
