@@ -10,7 +10,7 @@ from ledger_pipeline.odoo import BookingAction
 from ledger_pipeline.odoo.ledger_setup import KEY_FIELD, SOURCE_FIELD
 from ledger_pipeline.odoo.posting import claim_search
 from ledger_pipeline.odoo.transport import connect
-from ledger_pipeline_tests.odoo.conftest import ledger_snapshot, writes_in
+from ledger_pipeline_tests.odoo.conftest import ledger_for, ledger_snapshot, writes_in
 from ledger_pipeline_tests.odoo.plans import HOSTING, line, move
 
 MOVE_SEARCHES = ("account.move", "search_read")
@@ -119,3 +119,18 @@ def test_only_a_case_folded_stripe_id_costs_a_scan():
     assert operators(" in_1mthbelkdiwhu7ix") == ["ilike", "in"]  # maybe a folded copy
     (exact,) = [leaf[2] for leaf in claim_search(["IN_1AbC "]) if leaf[1] == "in"]
     assert {"IN_1AbC ", "IN_1AbC", "in_1AbC", "in_1abc", "IN_1ABC"} <= set(exact)
+
+
+def test_batches_booked_at_once_book_one_claimer_the_runs_first(standin):
+    """Batches at once cannot see each other's new moves in Odoo: the run decides, up front and
+    in plan order, which invoice books a source id planned twice."""
+    ledger = ledger_for(standin, batch_size=1, max_parallel_requests=4)
+    plan = [planned(f"y-{i}", f"in_dup{i % 2}", standin.version) for i in range(6)]
+    report = ledger.book(plan)
+    booked = {k for k, r in report.by_invoice.items() if r.action is BookingAction.POSTED}
+    assert booked == {"y-0", "y-1"}
+    for i in range(2, 6):  # held, naming the first claimer (planned or already in Odoo)
+        reason = report.by_invoice[f"y-{i}"].reason
+        assert f"NexaCloud invoice y-{i % 2}" in reason and "not booked" in reason, reason
+    moves = ledger_snapshot(standin)["moves"]
+    assert sorted(moves) == ["y-0", "y-1"]
