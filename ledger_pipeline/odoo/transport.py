@@ -268,6 +268,7 @@ class OdooTransport(ABC):
                 model=model,
                 method=method,
                 status=response.status_code,
+                retry_after=_retry_after(response) if response.status_code == 503 else None,
             )
         return response
 

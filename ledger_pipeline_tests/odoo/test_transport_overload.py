@@ -26,7 +26,7 @@ def _arm(odoo, fault: str, k: int) -> None:
     if fault == "serialization":
         odoo.fail_serialization(k)
     else:
-        odoo.overload(k, status=int(fault), retry_after=0.01 if fault == "429" else None)
+        odoo.overload(k, status=int(fault), retry_after=0.01)
 
 
 @pytest.mark.parametrize("fault", ["429", "503", "serialization"])
@@ -83,3 +83,12 @@ def test_retry_after_is_honoured_up_to_a_minute():
     assert _wait_after(overloaded(0.05)) == 0.2  # never shorter than the back-off
     assert _wait_after(overloaded(3600.0)) == transport.MAX_RETRY_AFTER
     assert _wait_after(OdooTransportError("gone", ambiguous=False, status=503)) == 0.2
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_the_retry_after_an_overloaded_odoo_asks_for_is_read(status):
+    with running_standin(19) as odoo, connection(odoo, retry_attempts=1) as rpc:
+        odoo.overload(1, status=status, retry_after=1.5)
+        with pytest.raises(OdooTransportError) as raised:
+            rpc.search_read("res.partner", [], ["name"])
+        assert (raised.value.status, raised.value.retry_after) == (status, 1.5)
