@@ -20,9 +20,9 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from decimal import Decimal
 
 from ledger_pipeline.ledger.model import PlannedMove
@@ -30,7 +30,7 @@ from ledger_pipeline.odoo import ledger_setup, partners, payments, posting
 from ledger_pipeline.odoo.errors import OdooError, OdooTransportError
 from ledger_pipeline.odoo.lease import LeaseError, OdooLease
 from ledger_pipeline.odoo.ledger_setup import LedgerState
-from ledger_pipeline.odoo.parallelism import NoTurns, PostingTurns
+from ledger_pipeline.odoo.parallelism import PostingTurns
 from ledger_pipeline.odoo.report import BookingReport, BookingStep, summarize
 from ledger_pipeline.odoo.transport import OdooTransport
 from ledger_pipeline.odoo.values import chunks
@@ -137,7 +137,7 @@ class _BatchRun:
         self.odoo, self.state, self.lease = odoo, state, lease
         self.post, self.dry_run = post, dry_run
         self.claims = posting.first_claimers(works)
-        self.turns: PostingTurns | NoTurns = NoTurns()
+        self.turns = PostingTurns()  # one batch at a time: every earlier batch has finished
         self.partners = threading.Lock()  # one batch at a time finds and creates partners
         self.aborted: str | None = None
         self._lock = threading.Lock()
@@ -147,7 +147,6 @@ class _BatchRun:
         at_once = min(self.odoo.limit.maximum, len(batches))
         if at_once <= 1:
             return [w for i, batch in enumerate(batches) for w in self._book_one(i, batch)]
-        self.turns = PostingTurns()
         # Batches start in order (the pool's queue is FIFO), so batch i's turn to post never
         # waits on a batch that has not started.
         with ThreadPoolExecutor(at_once, thread_name_prefix="odoo-batch") as pool:
@@ -257,10 +256,6 @@ def _report(
     )
 
 
-Turn = Callable[[str], AbstractContextManager]
-ALONE = nullcontext()  # a batch booked alone shares nothing
-
-
 def book_batch(
     odoo: OdooTransport,
     state: LedgerState,
@@ -268,14 +263,15 @@ def book_batch(
     *,
     post: bool,
     dry_run: bool,
-    turn: Turn = lambda journal: nullcontext(),
-    partners_lock: AbstractContextManager = ALONE,
-    run_claims: dict[str, str] | None = None,
+    turn: Callable[[str], AbstractContextManager],
+    partners_lock: AbstractContextManager,
+    run_claims: Mapping[str, str],
 ) -> list[str]:
     """Book one batch; returns warnings that concern no single invoice.
 
     `turn(journal)` is held while posting on that journal; `partners_lock` while partners are
-    found and created (see the module docstring)."""
+    found and created; `run_claims` names each source id's first claimer in the run (see the
+    module docstring)."""
     live = [w for w in works if w.active]
     if state.keyed and live:
         posting.find_existing(odoo, state, live, run_claims)

@@ -145,14 +145,3 @@ class PostingTurns:
     def _earlier_done(self, journal: str, batch: int) -> bool:
         passed = self._passed.get(journal, set())
         return all(i in passed or i in self._finished for i in range(batch))
-
-
-class NoTurns:
-    """Posting in one connection: every batch's turn is now."""
-
-    @contextmanager
-    def turn(self, journal: str, batch: int) -> Iterator[None]:
-        yield
-
-    def finish(self, batch: int) -> None:
-        pass

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -79,7 +79,7 @@ def settle_payments(
     works: Sequence[InvoiceWork],
     *,
     dry_run: bool,
-    posting_turn: Callable[[], AbstractContextManager] = nullcontext,
+    posting_turn: Callable[[], AbstractContextManager],
 ) -> None:
     """Pay the batch's posted invoices; `posting_turn()` is held while its payments post (the
     payments' journal posts one batch at a time)."""

@@ -68,7 +68,7 @@ def find_existing(
     odoo: OdooTransport,
     state: LedgerState,
     works: Sequence[InvoiceWork],
-    run_claims: Mapping[str, str] | None = None,
+    run_claims: Mapping[str, str],
 ) -> None:
     """One search for every key of the batch; attach each invoice's move, flag duplicates; then
     hold back the invoices whose source id another move holds (see `hold_back_claimed`)."""
@@ -116,11 +116,11 @@ def first_claimers(works: Sequence[InvoiceWork]) -> dict[str, str]:
 def hold_back_claimed(
     odoo: OdooTransport,
     works: Sequence[InvoiceWork],
-    run_claims: Mapping[str, str] | None = None,
+    run_claims: Mapping[str, str],
 ) -> None:
     """Quarantine a new move or draft whose Stripe / Lago id a live move of another key holds
-    in Odoo, or an earlier invoice of this batch (or of the run: `run_claims`, from
-    `first_claimers`) claims; a move of its own key is a re-run.
+    in Odoo, or an earlier invoice of the run claims (`run_claims`, from `first_claimers`); a
+    move of its own key is a re-run.
 
     One `search_read` when the batch has such moves, none otherwise (a re-run of posted moves
     asks nothing); the rows are compared normalised (see `claim_search`).
@@ -142,7 +142,6 @@ def hold_back_claimed(
         key = claim_key(row.get(SOURCE_FIELD))
         if key is not None:
             held[key].append(row)
-    claimed_here: dict[str, InvoiceWork] = {}
     for work in claiming:
         key = claim_key(work.plan.source_ref)
         label = f"{source_label(key)} {shown(work.plan.source_ref.strip())}"
@@ -150,7 +149,7 @@ def hold_back_claimed(
             (m for m in held.get(key, []) if (m.get(KEY_FIELD) or None) != work.key),
             key=lambda m: m["id"],
         )
-        first = (run_claims or {}).get(key) or claimed_here.setdefault(key, work).key
+        first = run_claims[key]  # every active claimer is in it, this one included
         if others:
             work.quarantine(_claimed_in_odoo(work, label, others))
         elif first != work.key:
