@@ -66,6 +66,27 @@ def all_months(settings=None) -> dict[str, str]:
     return range_tags([months.get_first_partition_key(), months.get_last_partition_key()])
 
 
+def sync_all_months(defs, instance, settings):
+    """One daily sync run over every accounting month, with `settings`' run config; a failed
+    run is returned, not raised."""
+    from ledger_pipeline.jobs import daily_sync_run_config
+
+    return defs.resolve_job_def("daily_ledger_sync").execute_in_process(
+        run_config=daily_sync_run_config(settings),
+        instance=instance,
+        raise_on_error=False,
+        tags=all_months(settings),
+    )
+
+
+def moves_keyed_by(world, field: str) -> dict[str, list[dict]]:
+    """The world's Odoo moves carrying `field` (a pipeline key), grouped by its value."""
+    found: dict[str, list[dict]] = {}
+    for move in world.odoo.records("account.move", [[field, "!=", False]]):
+        found.setdefault(move[field], []).append(move)
+    return found
+
+
 def odoo_dies_at(world, k: int, method, later_calls: int = 400):
     """`method` (an OdooLedger method) wrapped so Odoo dies at its k-th call: that call's work
     is done but its answer lost, and every call after it fails, so the step stops half-way."""

@@ -12,7 +12,6 @@ import dagster as dg
 import pytest
 
 from ledger_pipeline.definitions import build_definitions
-from ledger_pipeline.jobs import daily_sync_run_config
 from ledger_pipeline.ledger.corrections import CorrectionKind
 from ledger_pipeline.odoo.correction_report import CorrectionAction
 from ledger_pipeline.odoo.resource import OdooLedger
@@ -20,7 +19,12 @@ from ledger_pipeline.odoo.transport import connect
 from ledger_pipeline.odoo.values import m2o_id
 from ledger_pipeline.sandbox.launcher import change_the_sources
 from ledger_pipeline.settings import LedgerSettings
-from ledger_pipeline_tests.conftest import all_months, odoo_dies_at, resources_for
+from ledger_pipeline_tests.conftest import (
+    moves_keyed_by,
+    odoo_dies_at,
+    resources_for,
+    sync_all_months,
+)
 
 SETTINGS = LedgerSettings(
     time_zone="America/Toronto",
@@ -38,12 +42,7 @@ DONE = {CorrectionAction.BOOKED, CorrectionAction.COMPLETED, *SETTLED}
 
 
 def sync(defs, instance):
-    return defs.resolve_job_def("daily_ledger_sync").execute_in_process(
-        run_config=daily_sync_run_config(SETTINGS),
-        instance=instance,
-        raise_on_error=False,
-        tags=all_months(SETTINGS),
-    )
+    return sync_all_months(defs, instance, SETTINGS)
 
 
 def checks_of(result) -> dict[str, bool]:
@@ -52,13 +51,6 @@ def checks_of(result) -> dict[str, bool]:
 
 def results_of(result):
     return result.output_for_node("odoo_corrections").report.results
-
-
-def moves_by_key(world) -> dict[str, list[dict]]:
-    found: dict[str, list[dict]] = {}
-    for move in world.odoo.records("account.move", [["x_fc_correction_id", "!=", False]]):
-        found.setdefault(move["x_fc_correction_id"], []).append(move)
-    return found
 
 
 def invoice_of(world, ref: str) -> dict:
@@ -111,7 +103,7 @@ def test_every_kind_of_correction_reaches_the_ledger_and_parity_holds(world):
         CorrectionKind.REFUND: 1,
         CorrectionKind.DISPUTE: 2,  # lost and won
     }, booked
-    by_key = moves_by_key(world)
+    by_key = moves_keyed_by(world, "x_fc_correction_id")
 
     for result in results.values():
         if result.action is not CorrectionAction.BOOKED:

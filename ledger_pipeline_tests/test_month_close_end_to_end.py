@@ -15,7 +15,6 @@ import dagster as dg
 import pytest
 
 from ledger_pipeline.definitions import build_definitions
-from ledger_pipeline.jobs import daily_sync_run_config
 from ledger_pipeline.ledger.month_close import (
     CORRECTIONS,
     CREDIT_NOTE_LINE,
@@ -32,7 +31,7 @@ from ledger_pipeline.ledger.plan import PlanSettings
 from ledger_pipeline.outcomes import FinalState, final_outcomes
 from ledger_pipeline.sandbox.launcher import change_the_sources
 from ledger_pipeline.settings import LedgerSettings
-from ledger_pipeline_tests.conftest import all_months, resources_for
+from ledger_pipeline_tests.conftest import resources_for, sync_all_months
 
 SETTINGS = LedgerSettings(
     time_zone="America/Toronto",
@@ -42,10 +41,7 @@ SETTINGS = LedgerSettings(
 
 
 def sync(defs, instance):
-    return defs.resolve_job_def("daily_ledger_sync").execute_in_process(
-        run_config=daily_sync_run_config(SETTINGS), instance=instance, raise_on_error=False,
-        tags=all_months(SETTINGS),
-    )  # fmt: skip
+    return sync_all_months(defs, instance, SETTINGS)
 
 
 def documents_of(result) -> dict[str, list]:

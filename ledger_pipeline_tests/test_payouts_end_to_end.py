@@ -14,12 +14,16 @@ import dagster as dg
 import pytest
 
 from ledger_pipeline.definitions import build_definitions
-from ledger_pipeline.jobs import daily_sync_run_config
 from ledger_pipeline.ledger.money import from_minor_units
 from ledger_pipeline.odoo.resource import OdooLedger
 from ledger_pipeline.odoo.values import m2o_id
 from ledger_pipeline.settings import LedgerSettings
-from ledger_pipeline_tests.conftest import all_months, odoo_dies_at, resources_for
+from ledger_pipeline_tests.conftest import (
+    moves_keyed_by,
+    odoo_dies_at,
+    resources_for,
+    sync_all_months,
+)
 
 SETTINGS = LedgerSettings(time_zone="America/Toronto", tax_tie_preference=("12% GST+PST BC",))
 WORLDS = [
@@ -31,12 +35,7 @@ PAYOUT_CHECKS = ("payouts_clear", "ncstr_matches_stripe_balance")
 
 
 def sync(defs, instance):
-    return defs.resolve_job_def("daily_ledger_sync").execute_in_process(
-        run_config=daily_sync_run_config(SETTINGS),
-        instance=instance,
-        raise_on_error=False,
-        tags=all_months(SETTINGS),
-    )
+    return sync_all_months(defs, instance, SETTINGS)
 
 
 def checks_of(result) -> dict[str, dg.AssetCheckEvaluation]:
@@ -48,10 +47,7 @@ def cad(cents: int) -> Decimal:
 
 
 def payout_entries(world) -> dict[str, list[dict]]:
-    found: dict[str, list[dict]] = {}
-    for move in world.odoo.records("account.move", [["x_fc_payout_id", "!=", False]]):
-        found.setdefault(move["x_fc_payout_id"], []).append(move)
-    return found
+    return moves_keyed_by(world, "x_fc_payout_id")
 
 
 def account_id(world, code: str) -> int:
